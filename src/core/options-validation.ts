@@ -1,0 +1,120 @@
+import { type TokenRefreshModuleOptions } from '../interfaces/token-refresh-options.interface';
+import {
+  DEFAULT_CHECK_INTERVAL,
+  DEFAULT_LOCK_WAIT_TIMEOUT,
+  DEFAULT_REFRESH_THRESHOLD,
+  DEFAULT_REGISTRATION_NAME,
+  DEFAULT_RETRY,
+  DEFAULT_SHUTDOWN_TIMEOUT,
+  MIN_REFRESH_THRESHOLD,
+} from '../token-refresh.constants';
+import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { MAX_TIMER_DELAY } from './refresh-schedule';
+
+/** The settings the manager runs on: every default applied, every value checked. */
+export interface ResolvedSettings {
+  name: string;
+  refreshThreshold: number;
+  checkInterval: number;
+  shutdownTimeout: number;
+  lockWaitTimeout: number;
+  autoStart: boolean;
+  retry: { maxAttempts: number; initialDelay: number; maxDelay: number };
+}
+
+/**
+ * Checks options at bootstrap so a typo fails the app's start with the option's name,
+ * rather than crashing (or silently clamping) hours later in a timer.
+ */
+export function resolveSettings(
+  options: TokenRefreshModuleOptions | undefined,
+  name: string = DEFAULT_REGISTRATION_NAME,
+): ResolvedSettings {
+  if (options === null || typeof options !== 'object') {
+    throw new TokenRefreshConfigError('options', 'TokenRefreshModule options must be an object');
+  }
+  if (typeof name !== 'string' || !/^[\w.-]{1,64}$/.test(name)) {
+    throw new TokenRefreshConfigError('name', 'name must be 1-64 characters of letters, digits, _, . or -');
+  }
+  const refreshThreshold = duration(options.refreshThreshold, 'refreshThreshold', DEFAULT_REFRESH_THRESHOLD);
+  if (refreshThreshold < MIN_REFRESH_THRESHOLD) {
+    throw new TokenRefreshConfigError(
+      'refreshThreshold',
+      `refreshThreshold must be at least ${MIN_REFRESH_THRESHOLD} ms (1 minute); got ${refreshThreshold}`,
+    );
+  }
+  const checkInterval = duration(options.checkInterval, 'checkInterval', DEFAULT_CHECK_INTERVAL);
+  if (checkInterval > MAX_TIMER_DELAY) {
+    throw new TokenRefreshConfigError('checkInterval', `checkInterval must be at most ${MAX_TIMER_DELAY} ms`);
+  }
+  const shutdownTimeout = duration(options.shutdownTimeout, 'shutdownTimeout', DEFAULT_SHUTDOWN_TIMEOUT, true);
+  const lockWaitTimeout = duration(options.lockWaitTimeout, 'lockWaitTimeout', DEFAULT_LOCK_WAIT_TIMEOUT, true);
+
+  const retry = options.retry ?? {};
+  if (typeof retry !== 'object' || retry === null) {
+    throw new TokenRefreshConfigError('retry', 'retry must be an object');
+  }
+  const maxAttempts = retry.maxAttempts ?? DEFAULT_RETRY.maxAttempts;
+  if (!(maxAttempts === Infinity || (Number.isInteger(maxAttempts) && maxAttempts >= 1))) {
+    throw new TokenRefreshConfigError('retry.maxAttempts', 'retry.maxAttempts must be a whole number >= 1, or Infinity');
+  }
+  const initialDelay = duration(retry.initialDelay, 'retry.initialDelay', DEFAULT_RETRY.initialDelay);
+  const maxDelay = duration(retry.maxDelay, 'retry.maxDelay', DEFAULT_RETRY.maxDelay);
+  if (maxDelay < initialDelay) {
+    throw new TokenRefreshConfigError('retry.maxDelay', 'retry.maxDelay must be at least retry.initialDelay');
+  }
+
+  for (const key of ['onRefreshFail', 'reauthenticate'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'function') {
+      throw new TokenRefreshConfigError(key, `${key} must be a function`);
+    }
+  }
+  if (options.oauthClient !== undefined && options.oauth !== undefined) {
+    throw new TokenRefreshConfigError('oauthClient', 'give either oauthClient or oauth, not both');
+  }
+  if (options.oauthClient === undefined && options.oauth === undefined) {
+    throw new TokenRefreshConfigError('oauthClient', 'an OAuth client is required: give oauthClient, or oauth settings');
+  }
+  if (options.autoStart !== undefined && typeof options.autoStart !== 'boolean') {
+    throw new TokenRefreshConfigError('autoStart', 'autoStart must be a boolean');
+  }
+
+  return {
+    name,
+    refreshThreshold,
+    checkInterval,
+    shutdownTimeout,
+    lockWaitTimeout,
+    autoStart: options.autoStart ?? false,
+    retry: { maxAttempts, initialDelay, maxDelay },
+  };
+}
+
+function duration(value: unknown, option: string, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new TokenRefreshConfigError(
+      option,
+      `${option} must be a ${allowZero ? 'non-negative' : 'positive'} finite number of milliseconds; got ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'number' ? String(value) : typeof value;
+}
+
+/** Checks a user-supplied collaborator has the methods we call, naming the option when not. */
+export function assertShape<T>(value: unknown, option: string, methods: readonly string[]): T {
+  const missing = methods.filter(
+    (method) => typeof (value as Record<string, unknown> | null | undefined)?.[method] !== 'function',
+  );
+  if (value === null || typeof value !== 'object' || missing.length > 0) {
+    throw new TokenRefreshConfigError(
+      option,
+      `${option} must be an object with ${methods.map((m) => `${m}()`).join(' and ')}; missing ${missing.join(', ') || 'object'}`,
+    );
+  }
+  return value as T;
+}

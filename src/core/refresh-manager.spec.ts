@@ -1,0 +1,480 @@
+import { inspect } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { deferred, FakeOAuthClient, RecordingEvents, silentLogger } from '../../test/support/fake-oauth-client';
+import { type TokenRefreshModuleOptions } from '../interfaces/token-refresh-options.interface';
+import { type StoredTokens, type TokenStore } from '../interfaces/token-store.interface';
+import { TokenRefreshEvents } from '../token-refresh.constants';
+import {
+  OAuthProtocolError,
+  ReauthRequiredError,
+  TokenEndpointHttpError,
+  TokenExpiredError,
+  TokenRefreshStateError,
+  TokenValidationError,
+} from '../token-refresh.errors';
+import { InMemoryTokenStore } from './in-memory-token.store';
+import { InProcessRefreshLock } from './in-process-refresh.lock';
+import { resolveSettings } from './options-validation';
+import { NodeTimers } from './ports';
+import { TokenRefreshManager } from './refresh-manager';
+
+const MIN = 60_000;
+const T0 = Date.UTC(2026, 0, 1);
+
+function setup(options: Partial<TokenRefreshModuleOptions> = {}, client = new FakeOAuthClient(), store: TokenStore = new InMemoryTokenStore()) {
+  const events = new RecordingEvents();
+  const manager = new TokenRefreshManager({
+    settings: resolveSettings({ oauthClient: client, ...options }),
+    client,
+    store,
+    lock: new InProcessRefreshLock(),
+    timers: new NodeTimers(),
+    events,
+    logger: silentLogger,
+    onRefreshFail: options.onRefreshFail,
+    reauthenticate: options.reauthenticate,
+    random: () => 0.5,
+  });
+  return { manager, client, store, events };
+}
+
+/** Lets promise callbacks run without moving the clock. */
+const flush = () => vi.advanceTimersByTimeAsync(0);
+
+describe('TokenRefreshManager', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.setSystemTime(T0);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  describe('lifecycle', () => {
+    it('stop before start and stop twice are no-ops', async () => {
+      const { manager, events } = setup();
+      await manager.stop();
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      await Promise.all([manager.stop(), manager.stop()]);
+      await manager.stop();
+      expect(manager.isRunning()).toBe(false);
+      expect(events.named(TokenRefreshEvents.STOPPED)).toHaveLength(1);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('rejects a second start while running', async () => {
+      const { manager } = setup();
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      await expect(manager.start({ accessToken: 'b', expiresIn: 3600 })).rejects.toBeInstanceOf(TokenRefreshStateError);
+      expect(manager.getTokens()?.accessToken).toBe('a');
+      await manager.stop();
+    });
+
+    it('starts again after stop, and refreshes on the new schedule', async () => {
+      const { manager, client } = setup();
+      await manager.start({ accessToken: 'a', refreshToken: 'r0', expiresIn: 3600 });
+      await manager.stop();
+      await manager.start({ accessToken: 'b', refreshToken: 'r1', expiresIn: 600 });
+      expect(manager.isRunning()).toBe(true);
+      await vi.advanceTimersByTimeAsync(5 * MIN);
+      expect(client.presented).toEqual(['r1']);
+      expect(manager.getTokens()?.accessToken).toBe('at-1');
+      await manager.stop();
+    });
+
+    it('start() without tokens loads them from the store; an empty store is a typed error', async () => {
+      const store = new InMemoryTokenStore();
+      const { manager } = setup({}, undefined, store);
+      await expect(manager.start()).rejects.toBeInstanceOf(TokenRefreshStateError);
+      await store.save({ accessToken: 'stored', refreshToken: 'r', tokenType: 'Bearer', expiresAt: new Date(T0 + 3600_000) });
+      await manager.start();
+      expect(await manager.getAccessToken()).toBe('stored');
+      await manager.stop();
+    });
+
+    it('rejects bad tokens with TokenValidationError and keeps the good ones', async () => {
+      const { manager } = setup();
+      await expect(manager.start({ accessToken: '', expiresIn: 10 })).rejects.toBeInstanceOf(TokenValidationError);
+      expect(manager.isRunning()).toBe(false);
+      await manager.start({ accessToken: 'good', refreshToken: 'r', expiresIn: 3600 });
+      await expect(manager.updateTokens({ accessToken: 'x', expiresIn: Number.NaN })).rejects.toThrow(/expiresIn/);
+      await expect(manager.updateTokens({ accessToken: 'x', expiresIn: -1 })).rejects.toBeInstanceOf(TokenValidationError);
+      await expect(manager.updateTokens({ accessToken: 'x' })).rejects.toThrow(/no expiry/);
+      expect(await manager.getAccessToken()).toBe('good');
+      await manager.stop();
+    });
+
+    it('the first check runs at start: tokens already due are refreshed at once', async () => {
+      const { manager, client } = setup();
+      await manager.start({ accessToken: 'old', refreshToken: 'r', expiresAt: T0 - 1000 });
+      await flush();
+      expect(client.presented).toEqual(['r']);
+      expect(await manager.getAccessToken()).toBe('at-1');
+      await manager.stop();
+    });
+  });
+
+  describe('scheduling', () => {
+    it('refreshes at refreshAt exactly, not at the next check', async () => {
+      const { manager, client } = setup({ checkInterval: 10 * MIN });
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      expect(manager.getRefreshStatus().refreshAt?.getTime()).toBe(T0 + 55 * MIN);
+      await vi.advanceTimersByTimeAsync(55 * MIN - 1);
+      expect(client.calls).toBe(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(client.calls).toBe(1);
+      expect(manager.getLastRefreshAt()?.getTime()).toBe(T0 + 55 * MIN);
+      await manager.stop();
+    });
+
+    it('a 60-second token under the 5-minute threshold refreshes at 30 s and does not loop', async () => {
+      const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 60 }));
+      const { manager } = setup({}, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 60 });
+      await vi.advanceTimersByTimeAsync(30_000 - 1);
+      expect(client.calls).toBe(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(client.calls).toBe(1);
+      await vi.advanceTimersByTimeAsync(5 * MIN - 30_000);
+      // One refresh every 30 s over 5 minutes: 10, not thousands.
+      expect(client.calls).toBe(10);
+      await manager.stop();
+    });
+
+    it('caps delays beyond setTimeout range and re-arms instead of firing at once', async () => {
+      const { manager, client } = setup();
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 60 * 24 * 3600 });
+      await vi.advanceTimersByTimeAsync(2 ** 31);
+      expect(client.calls).toBe(0);
+      expect(manager.getRefreshStatus().state).toBe('idle');
+      await vi.advanceTimersByTimeAsync(60 * 24 * 3600_000 - 5 * MIN - 2 ** 31);
+      expect(client.calls).toBe(1);
+      await manager.stop();
+    });
+
+    it('the check interval catches a clock jump (suspended process) that timers missed', async () => {
+      const { manager, client } = setup({ checkInterval: MIN });
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      vi.setSystemTime(T0 + 58 * MIN); // wall clock jumps, monotonic timers do not
+      await vi.advanceTimersByTimeAsync(MIN);
+      expect(client.calls).toBe(1);
+      await manager.stop();
+    });
+  });
+
+  describe('single flight', () => {
+    it('1000 concurrent getAccessToken() at expiry make exactly one client call', async () => {
+      const gate = deferred<void>();
+      const client = new FakeOAuthClient(async (_rt, call) => {
+        await gate.promise;
+        return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 };
+      });
+      const { manager } = setup({ checkInterval: 100 * MIN }, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      vi.setSystemTime(T0 + 3600_000); // due and expired, before any timer ran
+      const all = Promise.all(Array.from({ length: 1000 }, () => manager.getAccessToken()));
+      const forced = manager.forceRefresh();
+      await flush();
+      gate.resolve();
+      const tokens = await all;
+      await forced;
+      expect(client.presented).toEqual(['r']);
+      expect(new Set(tokens)).toEqual(new Set(['at-1']));
+      await manager.stop();
+    });
+
+    it('answers at once while fresh, without touching the client', async () => {
+      const { manager, client } = setup();
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      for (let i = 0; i < 100; i++) expect(await manager.getAccessToken()).toBe('a');
+      expect(manager.peekAccessToken()).toBe('a');
+      expect(client.calls).toBe(0);
+      await manager.stop();
+    });
+  });
+
+  describe('refresh results', () => {
+    it('keeps the old refresh token when the response has none (RFC 6749 section 6)', async () => {
+      const client = new FakeOAuthClient(() => ({ accessToken: 'new', expiresIn: 3600 }));
+      const { manager, store } = setup({}, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'keep-me', expiresIn: 3600 });
+      await manager.forceRefresh();
+      expect(manager.getTokens()).toMatchObject({ accessToken: 'new', refreshToken: 'keep-me' });
+      expect(await store.load()).toMatchObject({ accessToken: 'new', refreshToken: 'keep-me' });
+      await manager.forceRefresh();
+      expect(client.presented).toEqual(['keep-me', 'keep-me']);
+      await manager.stop();
+    });
+
+    it('counts expires_in from when the request started, not when it answered', async () => {
+      const client = new FakeOAuthClient(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20_000));
+        return { accessToken: 'slow', refreshToken: 'r2', expiresIn: 3600 };
+      });
+      const { manager } = setup({}, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      const started = Date.now();
+      const forced = manager.forceRefresh();
+      await vi.advanceTimersByTimeAsync(20_000);
+      await forced;
+      expect(manager.getExpiresAt()?.getTime()).toBe(started + 3600_000);
+      await manager.stop();
+    });
+
+    it('saves new tokens before they replace the old ones in memory', async () => {
+      const order: string[] = [];
+      let manager!: TokenRefreshManager;
+      const store: TokenStore = {
+        load: async () => null,
+        save: async (tokens: StoredTokens) => {
+          order.push(`save ${tokens.accessToken}; memory ${manager.getTokens()?.accessToken}`);
+        },
+      };
+      ({ manager } = setup({}, undefined, store));
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      await manager.forceRefresh();
+      expect(order).toEqual(['save a; memory undefined', 'save at-1; memory a']);
+      await manager.stop();
+    });
+
+    it('a store failure after rotation keeps the new refresh token, serves it, and saves it later', async () => {
+      const saved: StoredTokens[] = [];
+      let failing = false;
+      const store: TokenStore = {
+        load: async () => null,
+        save: async (tokens) => {
+          if (failing) throw new Error('disk full');
+          saved.push(tokens);
+        },
+      };
+      const { manager, client, events } = setup({}, undefined, store);
+      await manager.start({ accessToken: 'a', refreshToken: 'r0', expiresIn: 3600 });
+      failing = true;
+      await manager.forceRefresh();
+      expect(manager.getTokens()?.refreshToken).toBe('rt-1');
+      expect(await manager.getAccessToken()).toBe('at-1');
+      expect(events.named(TokenRefreshEvents.STORE_FAILED)).toHaveLength(1);
+      failing = false;
+      await vi.advanceTimersByTimeAsync(MIN);
+      expect(saved.at(-1)).toMatchObject({ accessToken: 'at-1', refreshToken: 'rt-1' });
+      // And the next refresh presents the rotated token, never the spent one.
+      await manager.forceRefresh();
+      expect(client.presented).toEqual(['r0', 'rt-1']);
+      await manager.stop();
+    });
+  });
+
+  describe('failures', () => {
+    it('retries transient errors with backoff and honours Retry-After, serving the old token meanwhile', async () => {
+      let failures = 2;
+      const client = new FakeOAuthClient((_rt, call) => {
+        if (failures-- > 0) throw new TokenEndpointHttpError(503, 30_000);
+        return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 };
+      });
+      const { manager, events } = setup({ checkInterval: 10 * MIN }, client);
+      await manager.start({ accessToken: 'old', refreshToken: 'r', expiresIn: 3600 });
+      await expect(manager.forceRefresh()).rejects.toBeInstanceOf(TokenEndpointHttpError);
+      const status = manager.getRefreshStatus();
+      expect(status).toMatchObject({ state: 'backoff', consecutiveFailures: 1, lastError: { code: 'http_error' } });
+      expect(status.nextAttemptAt?.getTime()).toBe(Date.now() + 30_000);
+      expect(await manager.getAccessToken()).toBe('old');
+      await vi.advanceTimersByTimeAsync(30_000 - 1);
+      expect(client.calls).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(client.calls).toBe(2);
+      await vi.advanceTimersByTimeAsync(30_000);
+      expect(client.calls).toBe(3);
+      expect(manager.getRefreshStatus()).toMatchObject({ state: 'idle', consecutiveFailures: 0, lastError: null });
+      expect(events.named(TokenRefreshEvents.REFRESH_FAILED)).toMatchObject([
+        { attempt: 1, willRetry: true },
+        { attempt: 2, willRetry: true },
+      ]);
+      await manager.stop();
+    });
+
+    it('a permanent error calls onRefreshFail once, then sends no more requests', async () => {
+      const client = new FakeOAuthClient(() => {
+        throw new OAuthProtocolError('invalid_grant', 400, 'grant revoked');
+      });
+      const onRefreshFail = vi.fn(() => false);
+      const { manager, events } = setup({ onRefreshFail }, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      await expect(manager.forceRefresh()).rejects.toMatchObject({ code: 'invalid_grant', permanent: true });
+      await vi.advanceTimersByTimeAsync(24 * 3600_000);
+      expect(client.calls).toBe(1);
+      expect(onRefreshFail).toHaveBeenCalledTimes(1);
+      expect(manager.getRefreshStatus().state).toBe('reauth-required');
+      expect(events.named(TokenRefreshEvents.REAUTH_REQUIRED)).toHaveLength(1);
+      expect(events.named(TokenRefreshEvents.EXPIRED)).toHaveLength(1);
+      await expect(manager.getAccessToken()).rejects.toBeInstanceOf(ReauthRequiredError);
+      await expect(manager.forceRefresh()).rejects.toBeInstanceOf(ReauthRequiredError);
+      // updateTokens revives it.
+      await manager.updateTokens({ accessToken: 'b', refreshToken: 'r2', expiresIn: 3600 });
+      expect(manager.getRefreshStatus().state).toBe('idle');
+      expect(await manager.getAccessToken()).toBe('b');
+      await manager.stop();
+    });
+
+    it('onRefreshFail returning true runs reauthenticate and resumes with its tokens', async () => {
+      const client = new FakeOAuthClient((rt, call) => {
+        if (rt === 'dead') throw new OAuthProtocolError('invalid_grant', 400);
+        return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 };
+      });
+      const reauthenticate = vi.fn(async () => ({ accessToken: 'fresh', refreshToken: 'alive', expiresIn: 3600 }));
+      const onRefreshFail = vi.fn(async () => true);
+      const { manager, events, store } = setup({ onRefreshFail, reauthenticate }, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'dead', expiresIn: 3600 });
+      await manager.forceRefresh();
+      expect(reauthenticate).toHaveBeenCalledTimes(1);
+      expect(await manager.getAccessToken()).toBe('fresh');
+      expect(await store.load()).toMatchObject({ refreshToken: 'alive' });
+      expect(events.named(TokenRefreshEvents.REAUTHENTICATED)).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(55 * MIN);
+      expect(client.presented).toEqual(['dead', 'alive']);
+      await manager.stop();
+    });
+
+    it('onRefreshFail returning true without reauthenticate still parks in reauth-required', async () => {
+      const client = new FakeOAuthClient(() => {
+        throw new OAuthProtocolError('invalid_client', 401);
+      });
+      const { manager } = setup({ onRefreshFail: () => true }, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      await expect(manager.forceRefresh()).rejects.toMatchObject({ code: 'invalid_client' });
+      expect(manager.getRefreshStatus().state).toBe('reauth-required');
+      await manager.stop();
+    });
+
+    it('maxAttempts ends a transient episode like a permanent one', async () => {
+      const client = new FakeOAuthClient(() => {
+        throw new TokenEndpointHttpError(503);
+      });
+      const onRefreshFail = vi.fn(() => false);
+      const { manager } = setup({ onRefreshFail, retry: { maxAttempts: 3, initialDelay: 1000, maxDelay: 1000 } }, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      await manager.forceRefresh().catch(() => undefined);
+      await vi.advanceTimersByTimeAsync(3600_000);
+      expect(client.calls).toBe(3);
+      expect(onRefreshFail).toHaveBeenCalledTimes(1);
+      expect(manager.getRefreshStatus().state).toBe('reauth-required');
+      await manager.stop();
+    });
+
+    it('once expired while failing, getAccessToken rejects with TokenExpiredError', async () => {
+      const client = new FakeOAuthClient(() => {
+        throw new TokenEndpointHttpError(503);
+      });
+      const { manager, events } = setup({}, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 600 });
+      await vi.advanceTimersByTimeAsync(11 * MIN);
+      await expect(manager.getAccessToken()).rejects.toBeInstanceOf(TokenExpiredError);
+      expect(events.named(TokenRefreshEvents.EXPIRED)).toHaveLength(1);
+      expect(manager.peekAccessToken()).toBeUndefined();
+      await manager.stop();
+    });
+  });
+
+  describe('stop with a refresh in flight', () => {
+    it('waits for it (up to shutdownTimeout) so the rotated token is saved', async () => {
+      const gate = deferred<void>();
+      const client = new FakeOAuthClient(async () => {
+        await gate.promise;
+        return { accessToken: 'rotated', refreshToken: 'rt-new', expiresIn: 3600 };
+      });
+      const { manager, store } = setup({ shutdownTimeout: 5000 }, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      const forced = manager.forceRefresh();
+      await flush();
+      const stopped = manager.stop();
+      await vi.advanceTimersByTimeAsync(1000);
+      gate.resolve();
+      await stopped;
+      await forced;
+      expect(await store.load()).toMatchObject({ refreshToken: 'rt-new' });
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('aborts it after shutdownTimeout', async () => {
+      let aborted = false;
+      const client = new FakeOAuthClient(
+        (_rt, _call, { signal }) =>
+          new Promise((_resolve, reject) => {
+            signal.addEventListener('abort', () => {
+              aborted = true;
+              reject(signal.reason);
+            });
+          }),
+      );
+      const { manager } = setup({ shutdownTimeout: 2000 }, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      const forced = manager.forceRefresh().catch((error: unknown) => error);
+      await flush();
+      const stopped = manager.stop();
+      await vi.advanceTimersByTimeAsync(2000);
+      await stopped;
+      expect(aborted).toBe(true);
+      expect(await forced).toMatchObject({ code: 'aborted' });
+      expect(manager.getRefreshStatus().state).toBe('stopped');
+      expect(vi.getTimerCount()).toBe(0);
+    });
+  });
+
+  describe('status, events and secrecy', () => {
+    it('reports the Go status fields in ms and Dates', async () => {
+      const { manager } = setup();
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      await vi.advanceTimersByTimeAsync(10 * MIN);
+      expect(manager.getRefreshStatus()).toEqual({
+        name: 'default',
+        isRunning: true,
+        state: 'idle',
+        expiresAt: new Date(T0 + 60 * MIN),
+        refreshAt: new Date(T0 + 55 * MIN),
+        lastRefreshAt: null,
+        timeUntilExpiry: 50 * MIN,
+        timeUntilRefresh: 45 * MIN,
+        needsRefresh: false,
+        consecutiveFailures: 0,
+        lastError: null,
+        nextAttemptAt: null,
+      });
+      await manager.stop();
+    });
+
+    it('getTokens() returns a frozen copy', async () => {
+      const { manager } = setup();
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600, scope: 'read' });
+      const tokens = manager.getTokens()!;
+      expect(Object.isFrozen(tokens)).toBe(true);
+      expect(tokens).toMatchObject({ accessToken: 'a', refreshToken: 'r', tokenType: 'Bearer', expiresIn: 3600, scope: 'read' });
+      await manager.stop();
+    });
+
+    it('never puts a token into events, status, errors or its own inspection', async () => {
+      const secrets = ['AT-SECRET-1', 'RT-SECRET-1', 'AT-SECRET-2', 'RT-SECRET-2'];
+      let call = 0;
+      const client = new FakeOAuthClient(() => {
+        call++;
+        if (call === 1) return { accessToken: 'AT-SECRET-2', refreshToken: 'RT-SECRET-2', expiresIn: 3600 };
+        if (call === 2) throw new TokenEndpointHttpError(503);
+        throw new OAuthProtocolError('invalid_grant', 400);
+      });
+      const { manager, events } = setup({}, client);
+      await manager.start({ accessToken: 'AT-SECRET-1', refreshToken: 'RT-SECRET-1', expiresIn: 3600 });
+      const errors: unknown[] = [];
+      for (let i = 0; i < 3; i++) await manager.forceRefresh().catch((error: unknown) => errors.push(error));
+      await manager.getAccessToken().catch((error: unknown) => errors.push(error));
+      await manager.stop();
+      const surfaces = [
+        JSON.stringify(events.emitted),
+        inspect(events.emitted, { depth: Infinity }),
+        JSON.stringify(manager.getRefreshStatus()),
+        inspect(manager, { depth: Infinity, showHidden: true }),
+        JSON.stringify(manager),
+        ...errors.map((error) => inspect(error, { depth: Infinity, showHidden: true }) + JSON.stringify(error)),
+      ];
+      expect(errors.length).toBeGreaterThanOrEqual(2);
+      for (const surface of surfaces) for (const secret of secrets) expect(surface).not.toContain(secret);
+    });
+  });
+});

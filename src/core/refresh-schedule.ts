@@ -1,0 +1,19 @@
+import { type ResolvedTokens } from '../interfaces/token-pair.interface';
+
+/** setTimeout stores delays in a signed 32-bit int; longer ones fire at once. */
+export const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+/**
+ * When to refresh: `threshold` before expiry, but never earlier than half-way through the
+ * token's life. A token that lives less than the threshold would otherwise be "due" the
+ * moment it arrives and refresh in a loop.
+ */
+export function computeRefreshAt(tokens: ResolvedTokens, threshold: number): number {
+  const lifetime = Math.max(0, tokens.expiresAt - tokens.issuedAt);
+  return tokens.expiresAt - Math.min(threshold, lifetime / 2);
+}
+
+/** A delay setTimeout can hold; the caller re-arms when a capped timer fires early. */
+export function timerDelay(at: number, now: number): number {
+  return Math.min(Math.max(0, at - now), MAX_TIMER_DELAY);
+}

@@ -1,0 +1,117 @@
+import { decodeJwt } from 'jose';
+import { type ResolvedTokens, type TokenPair } from '../interfaces/token-pair.interface';
+import { type StoredTokens } from '../interfaces/token-store.interface';
+import { TokenValidationError } from '../token-refresh.errors';
+
+/** Ten years: anything longer is a unit mistake (ms given as seconds), not a real token. */
+const MAX_LIFETIME_MS = 10 * 365 * 24 * 3600_000;
+
+/**
+ * Turns a caller's TokenPair into absolute, validated, frozen tokens.
+ * `issuedAt` is when the request that produced them started: expires_in counts from there,
+ * so a slow token endpoint never makes us believe a token lives longer than it does.
+ */
+export function resolveTokens(pair: TokenPair | null | undefined, issuedAt: number): ResolvedTokens {
+  if (pair === null || typeof pair !== 'object') {
+    throw new TokenValidationError('tokens', 'tokens must be an object with an accessToken');
+  }
+  const { accessToken, refreshToken, tokenType, scope, idToken } = pair;
+  if (typeof accessToken !== 'string' || accessToken.length === 0) {
+    throw new TokenValidationError('accessToken', 'accessToken must be a non-empty string');
+  }
+  if (refreshToken !== undefined && refreshToken !== null && (typeof refreshToken !== 'string' || refreshToken === '')) {
+    throw new TokenValidationError('refreshToken', 'refreshToken must be a non-empty string when given');
+  }
+  if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.trim() === '')) {
+    throw new TokenValidationError('tokenType', 'tokenType must be a non-empty string when given');
+  }
+  const expiresAt = resolveExpiry(pair, issuedAt);
+  return Object.freeze({
+    accessToken,
+    refreshToken: refreshToken ?? undefined,
+    tokenType: normaliseTokenType(tokenType),
+    expiresAt,
+    issuedAt: Math.min(issuedAt, expiresAt),
+    scope: typeof scope === 'string' ? scope : undefined,
+    idToken: typeof idToken === 'string' ? idToken : undefined,
+  });
+}
+
+function resolveExpiry(pair: TokenPair, issuedAt: number): number {
+  if (pair.expiresAt !== undefined && pair.expiresAt !== null) {
+    const at = pair.expiresAt instanceof Date ? pair.expiresAt.getTime() : pair.expiresAt;
+    if (typeof at !== 'number' || !Number.isFinite(at) || at < 0) {
+      throw new TokenValidationError('expiresAt', 'expiresAt must be a valid Date or epoch milliseconds');
+    }
+    if (at - issuedAt > MAX_LIFETIME_MS) {
+      throw new TokenValidationError('expiresAt', 'expiresAt is more than ten years away; is it in seconds instead of ms?');
+    }
+    return at;
+  }
+  if (pair.expiresIn !== undefined && pair.expiresIn !== null) {
+    const seconds = pair.expiresIn;
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
+      throw new TokenValidationError('expiresIn', 'expiresIn must be a non-negative number of seconds');
+    }
+    if (seconds * 1000 > MAX_LIFETIME_MS) {
+      throw new TokenValidationError('expiresIn', 'expiresIn is more than ten years; is it in ms instead of seconds?');
+    }
+    return issuedAt + seconds * 1000;
+  }
+  const exp = jwtExpiry(pair.accessToken);
+  if (exp !== undefined) return exp;
+  throw new TokenValidationError(
+    'expiresIn',
+    'no expiry: give expiresIn (seconds) or expiresAt, or an access token that is a JWT with an exp claim',
+  );
+}
+
+function jwtExpiry(token: string): number | undefined {
+  if (token.split('.').length !== 3) return undefined;
+  try {
+    const { exp } = decodeJwt(token);
+    return typeof exp === 'number' && Number.isFinite(exp) && exp > 0 ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** RFC 6750 says the scheme is case-insensitive; send the canonical `Bearer`. */
+function normaliseTokenType(tokenType: string | undefined): string {
+  if (tokenType === undefined || tokenType.toLowerCase() === 'bearer') return 'Bearer';
+  return tokenType;
+}
+
+/** RFC 6749 section 6: a refresh response without refresh_token leaves the old one in force. */
+export function mergeRefreshResponse(response: TokenPair, previous: ResolvedTokens): TokenPair {
+  return response.refreshToken ? response : { ...response, refreshToken: previous.refreshToken };
+}
+
+/** The shape handed to TokenStore.save: absolute expiry survives a restart, expiresIn would not. */
+export function toStoredTokens(tokens: ResolvedTokens): StoredTokens {
+  const stored: StoredTokens = {
+    accessToken: tokens.accessToken,
+    tokenType: tokens.tokenType,
+    expiresAt: new Date(tokens.expiresAt),
+  };
+  if (tokens.refreshToken !== undefined) stored.refreshToken = tokens.refreshToken;
+  if (tokens.scope !== undefined) stored.scope = tokens.scope;
+  if (tokens.idToken !== undefined) stored.idToken = tokens.idToken;
+  return stored;
+}
+
+/** What getTokens() returns: a frozen copy in the caller's vocabulary, expiresIn counted from now. */
+export function toPublicTokens(tokens: ResolvedTokens, now: number): Readonly<TokenPair & { expiresAt: Date }> {
+  return Object.freeze({
+    ...toStoredTokens(tokens),
+    expiresIn: Math.max(0, Math.floor((tokens.expiresAt - now) / 1000)),
+  });
+}
+
+/**
+ * Whether `candidate` supersedes `current`. Rotations always move expiry forward, so a late
+ * or replayed copy of older tokens never wins.
+ */
+export function isNewer(candidate: ResolvedTokens, current: ResolvedTokens | undefined): boolean {
+  return current === undefined || candidate.expiresAt > current.expiresAt;
+}

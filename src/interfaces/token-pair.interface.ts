@@ -1,0 +1,30 @@
+/**
+ * What callers hand in (start, updateTokens, reauthenticate, a store's load) and what
+ * stores receive. Mirrors the Go TokenPair, plus the fields real providers send.
+ */
+export interface TokenPair {
+  accessToken: string;
+  /** Optional: a response without one keeps the previous refresh token (RFC 6749 section 6). */
+  refreshToken?: string;
+  /** Defaults to `Bearer`. */
+  tokenType?: string;
+  /** Lifetime in seconds, counted from when the request that obtained the token started. */
+  expiresIn?: number;
+  /** Absolute expiry (Date or epoch ms). Wins over expiresIn when both are given. */
+  expiresAt?: Date | number;
+  scope?: string;
+  idToken?: string;
+}
+
+/** A TokenPair after normalisation: absolute times, every default applied. Frozen. */
+export interface ResolvedTokens {
+  readonly accessToken: string;
+  readonly refreshToken?: string;
+  readonly tokenType: string;
+  /** Epoch ms. */
+  readonly expiresAt: number;
+  /** Epoch ms when the request that produced these tokens started (or when they were handed in). */
+  readonly issuedAt: number;
+  readonly scope?: string;
+  readonly idToken?: string;
+}

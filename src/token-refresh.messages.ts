@@ -1,0 +1,27 @@
+/** Log lines as named factories (as nestjs/schedule does): one place to read, no token ever in one. */
+export const Messages = {
+  started: (name: string, expiresAt: number) =>
+    `"${name}" started; token expires at ${new Date(expiresAt).toISOString()}`,
+  stopped: (name: string) => `"${name}" stopped`,
+  refreshed: (name: string, expiresAt: number, source: string) =>
+    `"${name}" ${source === 'store' ? 'adopted tokens saved by another replica' : 'refreshed'}; expires at ${new Date(expiresAt).toISOString()}`,
+  retrying: (name: string, code: string, attempt: number, delay: number) =>
+    `"${name}" refresh failed (${code}), attempt ${attempt}; retrying in ${delay} ms`,
+  episodeFailed: (name: string, code: string, message: string) =>
+    `"${name}" refresh failed for good (${code}): ${message}`,
+  reauthRequired: (name: string) =>
+    `"${name}" needs re-authentication; no refresh will be sent until updateTokens() or start()`,
+  reauthenticated: (name: string) => `"${name}" re-authenticated`,
+  reauthFailed: (name: string, code: string) => `"${name}" reauthenticate() failed (${code})`,
+  reauthUnavailable: (name: string) =>
+    `"${name}" onRefreshFail returned true but no reauthenticate function is configured`,
+  onRefreshFailThrew: (name: string) => `"${name}" onRefreshFail threw; treated as false`,
+  expired: (name: string) => `"${name}" access token expired with no successful refresh`,
+  storeFailed: (name: string, operation: string) =>
+    `"${name}" token store ${operation} failed; new tokens are kept in memory and saving will be retried`,
+  storeRecovered: (name: string) => `"${name}" token store save succeeded after earlier failures`,
+  abortedOnStop: (name: string, timeout: number) =>
+    `"${name}" refresh still running after ${timeout} ms at stop; aborted`,
+  lockReleaseFailed: (name: string) => `"${name}" could not release the refresh lock; its lease will expire`,
+  watchFailed: (name: string) => `"${name}" tokens announced by another replica were invalid; ignored`,
+};
