@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CHECK_INTERVAL, DEFAULT_REFRESH_THRESHOLD } from '../token-refresh.constants';
+import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { assertShape, resolveSettings } from './options-validation';
+
+const client = { refresh: async () => ({ accessToken: 'a', expiresIn: 1 }) };
+
+function optionOf(run: () => unknown): string | undefined {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof TokenRefreshConfigError) return error.option;
+    throw error;
+  }
+  return undefined;
+}
+
+describe('resolveSettings', () => {
+  it('applies the documented defaults', () => {
+    expect(resolveSettings({ oauthClient: client })).toEqual({
+      name: 'default',
+      refreshThreshold: DEFAULT_REFRESH_THRESHOLD,
+      checkInterval: DEFAULT_CHECK_INTERVAL,
+      shutdownTimeout: 5000,
+      lockWaitTimeout: 10_000,
+      autoStart: false,
+      retry: { maxAttempts: Infinity, initialDelay: 1000, maxDelay: 60_000 },
+    });
+  });
+
+  it.each([
+    [{ refreshThreshold: 59_999 }, 'refreshThreshold'],
+    [{ refreshThreshold: Infinity }, 'refreshThreshold'],
+    [{ checkInterval: 0 }, 'checkInterval'],
+    [{ checkInterval: -1 }, 'checkInterval'],
+    [{ checkInterval: 2 ** 31 }, 'checkInterval'],
+    [{ shutdownTimeout: -1 }, 'shutdownTimeout'],
+    [{ retry: { maxAttempts: 0 } }, 'retry.maxAttempts'],
+    [{ retry: { maxAttempts: 1.5 } }, 'retry.maxAttempts'],
+    [{ retry: { initialDelay: 5000, maxDelay: 1000 } }, 'retry.maxDelay'],
+    [{ onRefreshFail: 'yes' }, 'onRefreshFail'],
+    [{ autoStart: 'true' }, 'autoStart'],
+    [{ oauth: { tokenEndpoint: 'https://x', clientId: 'c' } }, 'oauthClient'],
+  ])('rejects %o naming %s', (bad, option) => {
+    expect(optionOf(() => resolveSettings({ oauthClient: client, ...(bad as object) }))).toBe(option);
+  });
+
+  it('rejects a bad registration name', () => {
+    expect(optionOf(() => resolveSettings({ oauthClient: client }, 'has spaces'))).toBe('name');
+  });
+
+  it('accepts zero shutdownTimeout and an Infinity maxAttempts', () => {
+    expect(resolveSettings({ oauthClient: client, shutdownTimeout: 0, retry: { maxAttempts: Infinity } }).shutdownTimeout).toBe(0);
+  });
+});
+
+describe('assertShape', () => {
+  it('names the option and the missing method', () => {
+    expect(() => assertShape({ load: () => null }, 'tokenStore', ['load', 'save'])).toThrow(/tokenStore.*missing save/);
+    expect(assertShape(client, 'oauthClient', ['refresh'])).toBe(client);
+  });
+});
