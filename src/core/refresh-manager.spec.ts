@@ -223,14 +223,15 @@ describe('TokenRefreshManager', () => {
 
     it('saves new tokens before they replace the old ones in memory', async () => {
       const order: string[] = [];
-      let manager!: TokenRefreshManager;
+      const holder: { manager?: TokenRefreshManager } = {};
       const store: TokenStore = {
         load: async () => null,
         save: async (tokens: StoredTokens) => {
-          order.push(`save ${tokens.accessToken}; memory ${manager.getTokens()?.accessToken}`);
+          order.push(`save ${tokens.accessToken}; memory ${holder.manager?.getTokens()?.accessToken}`);
         },
       };
-      ({ manager } = setup({}, undefined, store));
+      const { manager } = setup({}, undefined, store);
+      holder.manager = manager;
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       await manager.forceRefresh();
       expect(order).toEqual(['save a; memory undefined', 'save at-1; memory a']);

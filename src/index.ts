@@ -1,0 +1,74 @@
+/*
+ * The public API, named one by one (as @nestjs/terminus does): anything not exported here
+ * is internal and may change without notice. Health and Redis live in their own entry
+ * points (`nestjs-token-refresh/health`, `nestjs-token-refresh/redis`) so their optional
+ * peer dependencies are needed only by apps that use them.
+ */
+export { TokenRefreshModule } from './token-refresh.module';
+export type { TokenRefreshModuleExtras } from './token-refresh.module-definition';
+export { TokenRefreshService } from './token-refresh.service';
+export { TokenRefreshManager } from './core/refresh-manager';
+export { InjectTokenRefresh, InjectOAuthClient, InjectTokenStore } from './token-refresh.decorators';
+export {
+  DEFAULT_CHECK_INTERVAL,
+  DEFAULT_LOCK_WAIT_TIMEOUT,
+  DEFAULT_REFRESH_THRESHOLD,
+  DEFAULT_REGISTRATION_NAME,
+  DEFAULT_RETRY,
+  DEFAULT_SHUTDOWN_TIMEOUT,
+  MIN_REFRESH_THRESHOLD,
+  OAUTH_CLIENT,
+  REFRESH_LOCK,
+  TOKEN_STORE,
+  TokenRefreshEvents,
+  getOAuthClientToken,
+  getRefreshLockToken,
+  getTokenRefreshToken,
+  getTokenStoreToken,
+} from './token-refresh.constants';
+export type { TokenRefreshEventName } from './token-refresh.constants';
+export {
+  TokenExpiredEvent,
+  TokenReauthenticatedEvent,
+  TokenReauthRequiredEvent,
+  TokenRefreshedEvent,
+  TokenRefreshEvent,
+  TokenRefreshFailedEvent,
+  TokenRefreshStartedEvent,
+  TokenRefreshStoppedEvent,
+  TokenStoreFailedEvent,
+} from './token-refresh.events';
+export type { ErrorSummary, RefreshSource } from './token-refresh.events';
+export {
+  InvalidTokenResponseError,
+  MissingRefreshTokenError,
+  OAuthProtocolError,
+  PERMANENT_OAUTH_ERRORS,
+  ReauthRequiredError,
+  RefreshAbortedError,
+  RefreshLockError,
+  TokenEndpointHttpError,
+  TokenEndpointNetworkError,
+  TokenEndpointTimeoutError,
+  TokenExpiredError,
+  TokenRefreshConfigError,
+  TokenRefreshError,
+  TokenRefreshStateError,
+  TokenStoreError,
+  TokenValidationError,
+  UnknownRefreshError,
+} from './token-refresh.errors';
+export { HttpOAuthClient } from './oauth/http-oauth-client';
+export { InMemoryTokenStore } from './core/in-memory-token.store';
+export { InProcessRefreshLock } from './core/in-process-refresh.lock';
+export type { OAuthClient, RefreshRequestOptions } from './interfaces/oauth-client.interface';
+export type { RefreshLock, RefreshLockHandle } from './interfaces/refresh-lock.interface';
+export type { RefreshState, RefreshStatus } from './interfaces/refresh-status.interface';
+export type { TokenPair } from './interfaces/token-pair.interface';
+export type { StoredTokens, TokenStore } from './interfaces/token-store.interface';
+export type {
+  ClientAuthMethod,
+  HttpOAuthClientOptions,
+  RetryOptions,
+  TokenRefreshModuleOptions,
+} from './interfaces/token-refresh-options.interface';

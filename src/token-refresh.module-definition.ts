@@ -1,0 +1,25 @@
+import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { type TokenRefreshModuleOptions } from './interfaces/token-refresh-options.interface';
+import { DEFAULT_REGISTRATION_NAME } from './token-refresh.constants';
+
+/** Options that shape the module itself, given beside useFactory in forRootAsync. */
+export interface TokenRefreshModuleExtras {
+  /** Registration name; `@InjectTokenRefresh(name)` injects it. Default `'default'`. */
+  name?: string;
+  /** Make the registration's providers visible app-wide. */
+  isGlobal?: boolean;
+}
+
+export const {
+  ConfigurableModuleClass: ConfigurableTokenRefreshModule,
+  MODULE_OPTIONS_TOKEN: TOKEN_REFRESH_MODULE_OPTIONS,
+  OPTIONS_TYPE: TOKEN_REFRESH_OPTIONS_TYPE,
+  ASYNC_OPTIONS_TYPE: TOKEN_REFRESH_ASYNC_OPTIONS_TYPE,
+} = new ConfigurableModuleBuilder<TokenRefreshModuleOptions>({ moduleName: 'TokenRefresh' })
+  .setClassMethodName('forRoot')
+  .setFactoryMethodName('createTokenRefreshOptions')
+  .setExtras<TokenRefreshModuleExtras>({ name: DEFAULT_REGISTRATION_NAME, isGlobal: false }, (definition, extras) => ({
+    ...definition,
+    global: extras.isGlobal,
+  }))
+  .build();

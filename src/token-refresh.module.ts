@@ -1,0 +1,37 @@
+import { HttpModule } from '@nestjs/axios';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { DEFAULT_REGISTRATION_NAME } from './token-refresh.constants';
+import {
+  ConfigurableTokenRefreshModule,
+  type TOKEN_REFRESH_ASYNC_OPTIONS_TYPE,
+  type TOKEN_REFRESH_OPTIONS_TYPE,
+} from './token-refresh.module-definition';
+import { createRegistrationProviders } from './token-refresh.providers';
+
+/**
+ * `TokenRefreshModule.forRoot({ oauth: {...} })` or `forRootAsync({ name, imports, inject, useFactory })`.
+ * Each call is one registration: its own client, store, lock, schedule and service.
+ * The app imports ScheduleModule.forRoot() (checks live in its SchedulerRegistry; a second
+ * ScheduleModule here would give the app a registry that cannot see them), and
+ * EventEmitterModule.forRoot() to receive events.
+ */
+@Module({})
+export class TokenRefreshModule extends ConfigurableTokenRefreshModule {
+  static forRoot(options: typeof TOKEN_REFRESH_OPTIONS_TYPE): DynamicModule {
+    return withRegistration(super.forRoot(options), options.name);
+  }
+
+  static forRootAsync(options: typeof TOKEN_REFRESH_ASYNC_OPTIONS_TYPE): DynamicModule {
+    return withRegistration(super.forRootAsync(options), options.name);
+  }
+}
+
+function withRegistration(definition: DynamicModule, name = DEFAULT_REGISTRATION_NAME): DynamicModule {
+  const { providers, exports } = createRegistrationProviders(name);
+  return {
+    ...definition,
+    imports: [...(definition.imports ?? []), HttpModule.register({})],
+    providers: [...(definition.providers ?? []), ...providers],
+    exports: [...(definition.exports ?? []), ...exports],
+  };
+}

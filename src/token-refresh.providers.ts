@@ -1,0 +1,124 @@
+import { HttpService } from '@nestjs/axios';
+import { Logger, type Provider, type Type } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { InMemoryTokenStore } from './core/in-memory-token.store';
+import { InProcessRefreshLock } from './core/in-process-refresh.lock';
+import { assertShape, resolveSettings, type ResolvedSettings } from './core/options-validation';
+import { type OAuthClient } from './interfaces/oauth-client.interface';
+import { type RefreshLock } from './interfaces/refresh-lock.interface';
+import { type TokenRefreshModuleOptions } from './interfaces/token-refresh-options.interface';
+import { type TokenStore } from './interfaces/token-store.interface';
+import { HttpOAuthClient } from './oauth/http-oauth-client';
+import { validateHttpOAuthClientOptions } from './oauth/http-oauth-client.options';
+import { SchedulerRegistryTimers } from './scheduler-registry.timers';
+import {
+  DEFAULT_REGISTRATION_NAME,
+  getOAuthClientToken,
+  getRefreshLockToken,
+  getTokenRefreshToken,
+  getTokenStoreToken,
+} from './token-refresh.constants';
+import { TOKEN_REFRESH_MODULE_OPTIONS } from './token-refresh.module-definition';
+import { TokenRefreshConfigError } from './token-refresh.errors';
+import { TokenRefreshService } from './token-refresh.service';
+
+/** Module-private: validated settings, resolved before anything else so bad options fail first. */
+const SETTINGS = Symbol('token-refresh:settings');
+
+/** A value is used as given; a class is built by Nest so it can inject the app's providers. */
+async function instantiate<T>(value: T | Type<T>, moduleRef: ModuleRef): Promise<T> {
+  return typeof value === 'function' ? moduleRef.create(value as Type<T>) : value;
+}
+
+/** The providers of one registration, under its own tokens so registrations never collide. */
+export function createRegistrationProviders(name: string): { providers: Provider[]; exports: (string | Type)[] } {
+  const clientToken = getOAuthClientToken(name);
+  const storeToken = getTokenStoreToken(name);
+  const lockToken = getRefreshLockToken(name);
+  const serviceToken = getTokenRefreshToken(name);
+  const isDefault = name === DEFAULT_REGISTRATION_NAME;
+
+  const providers: Provider[] = [
+    {
+      provide: SETTINGS,
+      useFactory: (options: TokenRefreshModuleOptions) => resolveSettings(options, name),
+      inject: [TOKEN_REFRESH_MODULE_OPTIONS],
+    },
+    {
+      provide: clientToken,
+      useFactory: async (
+        _settings: ResolvedSettings,
+        options: TokenRefreshModuleOptions,
+        moduleRef: ModuleRef,
+        http: HttpService,
+      ): Promise<OAuthClient> =>
+        options.oauth
+          ? new HttpOAuthClient(validateHttpOAuthClientOptions(options.oauth), http)
+          : assertShape<OAuthClient>(await instantiate(options.oauthClient!, moduleRef), 'oauthClient', ['refresh']),
+      inject: [SETTINGS, TOKEN_REFRESH_MODULE_OPTIONS, ModuleRef, HttpService],
+    },
+    {
+      provide: storeToken,
+      useFactory: async (_settings: ResolvedSettings, options: TokenRefreshModuleOptions, moduleRef: ModuleRef) =>
+        options.tokenStore === undefined
+          ? new InMemoryTokenStore()
+          : assertShape<TokenStore>(await instantiate(options.tokenStore, moduleRef), 'tokenStore', ['load', 'save']),
+      inject: [SETTINGS, TOKEN_REFRESH_MODULE_OPTIONS, ModuleRef],
+    },
+    {
+      provide: lockToken,
+      useFactory: async (_settings: ResolvedSettings, options: TokenRefreshModuleOptions, moduleRef: ModuleRef) =>
+        options.lock === undefined
+          ? new InProcessRefreshLock()
+          : assertShape<RefreshLock>(await instantiate(options.lock, moduleRef), 'lock', ['acquire']),
+      inject: [SETTINGS, TOKEN_REFRESH_MODULE_OPTIONS, ModuleRef],
+    },
+    {
+      provide: isDefault ? TokenRefreshService : serviceToken,
+      useFactory: (
+        settings: ResolvedSettings,
+        options: TokenRefreshModuleOptions,
+        client: OAuthClient,
+        store: TokenStore,
+        lock: RefreshLock,
+        registry: SchedulerRegistry | undefined,
+        emitter: EventEmitter2 | undefined,
+      ) => {
+        if (!registry) {
+          throw new TokenRefreshConfigError(
+            'imports',
+            'TokenRefreshModule schedules its checks in SchedulerRegistry: add ScheduleModule.forRoot() (from @nestjs/schedule) to your app module imports',
+          );
+        }
+        return new TokenRefreshService({
+          settings,
+          client,
+          store,
+          lock,
+          timers: new SchedulerRegistryTimers(registry, name),
+          events: emitter,
+          logger: new Logger(`TokenRefresh:${name}`),
+          onRefreshFail: options.onRefreshFail,
+          reauthenticate: options.reauthenticate,
+        });
+      },
+      inject: [
+        SETTINGS,
+        TOKEN_REFRESH_MODULE_OPTIONS,
+        clientToken,
+        storeToken,
+        lockToken,
+        { token: SchedulerRegistry, optional: true },
+        { token: EventEmitter2, optional: true },
+      ],
+    },
+  ];
+  const exports: (string | Type)[] = [serviceToken, clientToken, storeToken, lockToken];
+  if (isDefault) {
+    providers.push({ provide: serviceToken, useExisting: TokenRefreshService });
+    exports.push(TokenRefreshService);
+  }
+  return { providers, exports };
+}
