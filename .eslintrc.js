@@ -2,7 +2,15 @@
 module.exports = {
   root: true,
   parser: '@typescript-eslint/parser',
-  parserOptions: { project: './tsconfig.json', tsconfigRootDir: __dirname, sourceType: 'module' },
+  // The decorator flags tell consistent-type-imports that a class used only in a constructor
+  // signature is still needed at run time (Nest reads it from decorator metadata).
+  parserOptions: {
+    project: './tsconfig.json',
+    tsconfigRootDir: __dirname,
+    sourceType: 'module',
+    emitDecoratorMetadata: true,
+    experimentalDecorators: true,
+  },
   plugins: ['@typescript-eslint'],
   extends: ['eslint:recommended', 'plugin:@typescript-eslint/recommended'],
   env: { node: true, es2022: true },

@@ -420,7 +420,76 @@ describe('TokenRefreshManager', () => {
     });
   });
 
+  describe('updateTokens during a refresh', () => {
+    it('aborts the stale refresh and a following forceRefresh uses the new refresh token', async () => {
+      const client = new FakeOAuthClient(
+        (rt, call, { signal }) =>
+          new Promise((resolve, reject) => {
+            if (rt === 'old-rt') {
+              signal.addEventListener('abort', () => reject(signal.reason));
+              return;
+            }
+            resolve({ accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 });
+          }),
+      );
+      const { manager, store } = setup({}, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'old-rt', expiresIn: 3600 });
+      const stale = manager.forceRefresh().catch((error: unknown) => error);
+      await flush();
+      await manager.updateTokens({ accessToken: 'b', refreshToken: 'new-rt', expiresIn: 3600 });
+      await manager.forceRefresh();
+      expect(await stale).toMatchObject({ code: 'aborted' });
+      expect(client.presented).toEqual(['old-rt', 'new-rt']);
+      expect(manager.getTokens()?.refreshToken).toBe('rt-2');
+      expect(await store.load()).toMatchObject({ refreshToken: 'rt-2' });
+      expect(manager.getRefreshStatus()).toMatchObject({ state: 'idle', consecutiveFailures: 0 });
+      await manager.stop();
+    });
+  });
+
   describe('status, events and secrecy', () => {
+    it('emits started and refreshed with names, times and source', async () => {
+      const { manager, events } = setup();
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      await vi.advanceTimersByTimeAsync(55 * MIN);
+      await manager.stop();
+      expect(events.emitted.map(([name]) => name)).toEqual([
+        TokenRefreshEvents.STARTED,
+        TokenRefreshEvents.REFRESHED,
+        TokenRefreshEvents.STOPPED,
+      ]);
+      expect(events.named(TokenRefreshEvents.STARTED)[0]).toEqual({ name: 'default', at: new Date(T0), expiresAt: new Date(T0 + 60 * MIN) });
+      expect(events.named(TokenRefreshEvents.REFRESHED)[0]).toEqual({
+        name: 'default',
+        at: new Date(T0 + 55 * MIN),
+        expiresAt: new Date(T0 + 115 * MIN),
+        refreshAt: new Date(T0 + 110 * MIN),
+        source: 'refresh',
+        durationMs: 0,
+      });
+    });
+
+    it('a throwing event listener does not break refreshing', async () => {
+      const client = new FakeOAuthClient();
+      const manager = new TokenRefreshManager({
+        settings: resolveSettings({ oauthClient: client }),
+        client,
+        store: new InMemoryTokenStore(),
+        lock: new InProcessRefreshLock(),
+        timers: new NodeTimers(),
+        events: {
+          emit: () => {
+            throw new Error('listener bug');
+          },
+        },
+        logger: silentLogger,
+      });
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      await manager.forceRefresh();
+      expect(await manager.getAccessToken()).toBe('at-1');
+      await manager.stop();
+    });
+
     it('reports the Go status fields in ms and Dates', async () => {
       const { manager } = setup();
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });

@@ -69,6 +69,7 @@ export class TokenRefreshManager {
   #running = false;
   /** Bumped by start, stop and updateTokens: a refresh that began under an older one is void. */
   #generation = 0;
+  #flightGeneration = 0;
   #refreshAt = 0;
   /** Hot path: before this instant getAccessToken() returns #freshPromise without other work. */
   #freshUntil = 0;
@@ -307,6 +308,16 @@ export class TokenRefreshManager {
   // ---------------------------------------------------------------- refresh
 
   #refresh(): Promise<ResolvedTokens> {
+    // A flight begun for tokens that updateTokens/start replaced is being aborted: let it
+    // settle, then refresh the current tokens rather than share its failure.
+    const stale = this.#flight.inFlight;
+    if (stale && this.#flightGeneration !== this.#generation) {
+      return stale.then(
+        () => this.#refresh(),
+        () => this.#refresh(),
+      );
+    }
+    if (!stale) this.#flightGeneration = this.#generation;
     return this.#flight.run(() => this.#performRefresh());
   }
 
