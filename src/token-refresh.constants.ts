@@ -4,7 +4,11 @@ export const MIN_REFRESH_THRESHOLD = 60_000;
 export const DEFAULT_CHECK_INTERVAL = 60_000;
 export const DEFAULT_SHUTDOWN_TIMEOUT = 5_000;
 export const DEFAULT_LOCK_WAIT_TIMEOUT = 10_000;
-export const DEFAULT_RETRY = Object.freeze({ maxAttempts: Infinity, initialDelay: 1_000, maxDelay: 60_000 });
+/**
+ * Full jitter averages half the cap, so a 120 s cap keeps a long outage near one request a
+ * minute (the Go original's rate) while the first retries come within seconds.
+ */
+export const DEFAULT_RETRY = Object.freeze({ maxAttempts: Infinity, initialDelay: 1_000, maxDelay: 120_000 });
 export const DEFAULT_REGISTRATION_NAME = 'default';
 
 /** Event names emitted through EventEmitter2. Payload classes live in token-refresh.events.ts. */

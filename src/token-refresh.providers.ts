@@ -11,7 +11,6 @@ import { type RefreshLock } from './interfaces/refresh-lock.interface';
 import { type TokenRefreshModuleOptions } from './interfaces/token-refresh-options.interface';
 import { type TokenStore } from './interfaces/token-store.interface';
 import { HttpOAuthClient } from './oauth/http-oauth-client';
-import { validateHttpOAuthClientOptions } from './oauth/http-oauth-client.options';
 import { SchedulerRegistryTimers } from './scheduler-registry.timers';
 import {
   DEFAULT_REGISTRATION_NAME,
@@ -55,7 +54,7 @@ export function createRegistrationProviders(name: string): { providers: Provider
         http: HttpService,
       ): Promise<OAuthClient> =>
         options.oauth
-          ? new HttpOAuthClient(validateHttpOAuthClientOptions(options.oauth), http)
+          ? new HttpOAuthClient(options.oauth, http)
           : assertShape<OAuthClient>(await instantiate(options.oauthClient!, moduleRef), 'oauthClient', ['refresh']),
       inject: [SETTINGS, TOKEN_REFRESH_MODULE_OPTIONS, ModuleRef, HttpService],
     },

@@ -24,7 +24,7 @@ describe('resolveSettings', () => {
       shutdownTimeout: 5000,
       lockWaitTimeout: 10_000,
       autoStart: false,
-      retry: { maxAttempts: Infinity, initialDelay: 1000, maxDelay: 60_000 },
+      retry: { maxAttempts: Infinity, initialDelay: 1000, maxDelay: 120_000 },
     });
   });
 

@@ -183,6 +183,31 @@ describe('TokenRefreshManager', () => {
       await manager.stop();
     });
 
+    it('while a slow refresh runs, callers take the held token until 10 s before expiry, then wait for it', async () => {
+      const gate = deferred<void>();
+      const client = new FakeOAuthClient(async (_rt, call) => {
+        await gate.promise;
+        return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 };
+      });
+      const { manager } = setup({}, client);
+      await manager.start({ accessToken: 'held', refreshToken: 'r', expiresIn: 3600 });
+      await vi.advanceTimersByTimeAsync(55 * MIN); // refresh starts and hangs
+      expect(manager.getRefreshStatus().state).toBe('refreshing');
+      expect(await manager.getAccessToken()).toBe('held');
+      await vi.advanceTimersByTimeAsync(5 * MIN - 10_000);
+      const first = manager.getAccessToken();
+      const second = manager.getAccessToken();
+      expect(second).toBe(first); // one shared promise for every waiter
+      let settled = false;
+      void first.then(() => (settled = true));
+      await flush();
+      expect(settled).toBe(false);
+      gate.resolve();
+      expect(await first).toBe('at-1');
+      expect(client.calls).toBe(1);
+      await manager.stop();
+    });
+
     it('answers at once while fresh, without touching the client', async () => {
       const { manager, client } = setup();
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });

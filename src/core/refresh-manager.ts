@@ -34,7 +34,7 @@ import { retryAfterOf, toRefreshError } from './error-classification';
 import { type ResolvedSettings } from './options-validation';
 import { type EventSink, type LoggerPort, type TimerPort } from './ports';
 import { redactedInspect } from './redaction';
-import { computeRefreshAt, timerDelay } from './refresh-schedule';
+import { computeRefreshAt, computeWaitFrom, timerDelay } from './refresh-schedule';
 import { SingleFlight } from './single-flight';
 import { isNewer, mergeRefreshResponse, resolveTokens, toPublicTokens, toStoredTokens } from './tokens';
 
@@ -74,6 +74,9 @@ export class TokenRefreshManager {
   /** Hot path: before this instant getAccessToken() returns #freshPromise without other work. */
   #freshUntil = 0;
   #freshPromise: Promise<string> = NO_TOKEN;
+  /** From this instant a caller waits for the refresh in flight instead of taking the held token. */
+  #waitFrom = 0;
+  #waiters: { flight: Promise<ResolvedTokens>; result: Promise<string> } | undefined;
   #lastRefreshAt: number | undefined;
   #consecutiveFailures = 0;
   #lastError: TokenRefreshError | undefined;
@@ -256,19 +259,38 @@ export class TokenRefreshManager {
 
   // ---------------------------------------------------------------- access token slow path
 
-  async #slowAccessToken(): Promise<string> {
+  /**
+   * Past refreshAt. The held token keeps serving while it is comfortably valid (a slow or hung
+   * token endpoint must not stall every outbound call); only near expiry do callers wait, and
+   * then all of them share one promise per refresh rather than one closure each.
+   */
+  #slowAccessToken(): Promise<string> {
     if (!this.#tokens) {
-      throw new TokenRefreshStateError(`token refresh "${this.name}" holds no tokens yet; call start()`);
+      return Promise.reject(new TokenRefreshStateError(`token refresh "${this.name}" holds no tokens yet; call start()`));
     }
-    const due = this.#running && this.#state === 'idle' && Date.now() >= this.#refreshAt;
-    if (due || this.#state === 'refreshing' || this.#state === 'reauthenticating') {
-      await (this.#flight.inFlight ?? this.#refresh()).catch(() => undefined);
+    const now = Date.now();
+    if (this.#running && this.#state === 'idle' && now >= this.#refreshAt) this.#refreshInBackground();
+    const inFlight = this.#flight.inFlight;
+    if (inFlight && now >= this.#waitFrom) return this.#afterFlight(inFlight);
+    try {
+      return Promise.resolve(this.#currentAccessToken());
+    } catch (error) {
+      return Promise.reject(error);
     }
+  }
+
+  #afterFlight(flight: Promise<ResolvedTokens>): Promise<string> {
+    if (this.#waiters?.flight !== flight) {
+      const settled = () => this.#currentAccessToken();
+      this.#waiters = { flight, result: flight.then(settled, settled) };
+    }
+    return this.#waiters.result;
+  }
+
+  #currentAccessToken(): string {
     const tokens = this.#tokens;
     if (tokens && Date.now() < tokens.expiresAt) return tokens.accessToken;
-    throw this.#state === 'reauth-required'
-      ? new ReauthRequiredError(this.name)
-      : new TokenExpiredError(this.name);
+    throw this.#state === 'reauth-required' ? new ReauthRequiredError(this.name) : new TokenExpiredError(this.name);
   }
 
   // ---------------------------------------------------------------- scheduling
@@ -390,6 +412,7 @@ export class TokenRefreshManager {
     const now = Date.now();
     this.#tokens = tokens;
     this.#refreshAt = computeRefreshAt(tokens, this.#deps.settings.refreshThreshold);
+    this.#waitFrom = computeWaitFrom(tokens, this.#refreshAt);
     this.#consecutiveFailures = 0;
     this.#lastError = undefined;
     this.#nextAttemptAt = undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeRefreshAt, MAX_TIMER_DELAY, timerDelay } from './refresh-schedule';
+import { computeRefreshAt, computeWaitFrom, MAX_TIMER_DELAY, timerDelay } from './refresh-schedule';
 import { resolveTokens } from './tokens';
 
 const NOW = 1_800_000_000_000;
@@ -27,5 +27,17 @@ describe('timerDelay', () => {
     expect(timerDelay(NOW - 5, NOW)).toBe(0);
     expect(timerDelay(NOW + 1234, NOW)).toBe(1234);
     expect(timerDelay(NOW + 60 * 24 * 3600_000, NOW)).toBe(MAX_TIMER_DELAY);
+  });
+});
+
+describe('computeWaitFrom', () => {
+  it('is 10 s before expiry for a long-lived token', () => {
+    const tokens = resolveTokens({ accessToken: 'a', expiresIn: 3600 }, NOW);
+    expect(computeWaitFrom(tokens, computeRefreshAt(tokens, 5 * MIN))).toBe(NOW + 3600_000 - 10_000);
+  });
+
+  it('is half-way between refreshAt and expiry for a short one', () => {
+    const tokens = resolveTokens({ accessToken: 'a', expiresIn: 4 }, NOW);
+    expect(computeWaitFrom(tokens, computeRefreshAt(tokens, 5 * MIN))).toBe(NOW + 3000);
   });
 });

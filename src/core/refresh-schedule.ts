@@ -17,3 +17,15 @@ export function computeRefreshAt(tokens: ResolvedTokens, threshold: number): num
 export function timerDelay(at: number, now: number): number {
   return Math.min(Math.max(0, at - now), MAX_TIMER_DELAY);
 }
+
+/** Longest stretch before expiry in which callers wait for a refresh rather than take the held token. */
+export const MAX_WAIT_MARGIN = 10_000;
+
+/**
+ * When callers start waiting for a refresh in flight: half-way between refreshAt and expiry,
+ * and no more than 10 s before expiry (golang/oauth2's expiryDelta). Before that the held
+ * token is still good for a request, so a slow token endpoint costs callers nothing.
+ */
+export function computeWaitFrom(tokens: ResolvedTokens, refreshAt: number): number {
+  return tokens.expiresAt - Math.min(MAX_WAIT_MARGIN, Math.max(0, tokens.expiresAt - refreshAt) / 2);
+}

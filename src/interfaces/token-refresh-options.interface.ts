@@ -28,7 +28,7 @@ export interface RetryOptions {
   maxAttempts?: number;
   /** First backoff ceiling in ms. Default 1000. */
   initialDelay?: number;
-  /** Largest backoff in ms. Default 60000. */
+  /** Largest backoff in ms. Default 120000. */
   maxDelay?: number;
 }
 
