@@ -1,5 +1,5 @@
 import { type OAuthClient } from '../interfaces/oauth-client.interface';
-import { type RefreshLock } from '../interfaces/refresh-lock.interface';
+import { type RefreshLock, type RefreshLockHandle } from '../interfaces/refresh-lock.interface';
 import { type RefreshState, type RefreshStatus } from '../interfaces/refresh-status.interface';
 import { type ResolvedTokens, type TokenPair } from '../interfaces/token-pair.interface';
 import { type TokenStore } from '../interfaces/token-store.interface';
@@ -90,6 +90,8 @@ export class TokenRefreshManager {
   #latestToSave: ResolvedTokens | undefined;
   #unsaved: ResolvedTokens | undefined;
   #storeFailures = 0;
+  /** A distributed lock kept after a refresh whose tokens failed to save; released once they are saved. */
+  #heldLock: RefreshLockHandle | undefined;
 
   constructor(deps: RefreshManagerDeps) {
     this.#deps = deps;
@@ -171,6 +173,7 @@ export class TokenRefreshManager {
     }
     // Last chance for a rotated refresh token that the store refused earlier.
     if (this.#unsaved) await this.#retrySave();
+    await this.#release(this.#takeHeldLock());
     this.#generation++;
     this.#state = 'stopped';
     this.#nextAttemptAt = undefined;
@@ -367,7 +370,7 @@ export class TokenRefreshManager {
 
   async #refreshUnderLock(generation: number, signal: AbortSignal, startedAt: number): Promise<ResolvedTokens> {
     const { lock, settings } = this.#deps;
-    const handle = await lock.acquire({ waitMs: settings.lockWaitTimeout, signal });
+    const handle = this.#takeHeldLock() ?? (await lock.acquire({ waitMs: settings.lockWaitTimeout, signal }));
     if (!handle) throw new RefreshLockError('refresh lock not acquired: another replica holds it, or its backend is unreachable');
     try {
       this.#assertCurrent(generation, signal);
@@ -399,8 +402,23 @@ export class TokenRefreshManager {
       this.#adopt(next, 'refresh', Date.now() - startedAt);
       return next;
     } finally {
-      await handle.release().catch(() => this.#deps.logger.warn(Messages.lockReleaseFailed(this.name)));
+      // Until saved, the rotated refresh token lives only here: a replica that took the lock now
+      // would re-read the old one from the store and spend it again. Keep the lock until #save succeeds.
+      if (lock.distributed && this.#unsaved && !handle.lost?.aborted) this.#heldLock = handle;
+      else await this.#release(handle);
     }
+  }
+
+  #takeHeldLock(): RefreshLockHandle | undefined {
+    const held = this.#heldLock;
+    this.#heldLock = undefined;
+    if (!held?.lost?.aborted) return held;
+    void this.#release(held);
+    return undefined;
+  }
+
+  async #release(handle: RefreshLockHandle | undefined): Promise<void> {
+    await handle?.release().catch(() => this.#deps.logger.warn(Messages.lockReleaseFailed(this.name)));
   }
 
   #assertCurrent(generation: number, signal: AbortSignal): void {
@@ -562,6 +580,7 @@ export class TokenRefreshManager {
       this.#unsaved = undefined;
       this.#storeFailures = 0;
       this.#deps.timers.clear('store');
+      await this.#release(this.#takeHeldLock());
     } catch {
       if (tokens !== this.#latestToSave) return;
       this.#unsaved = tokens;

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { redisKeys, validateKeyPrefix } from './redis-keys';
+
+describe('redisKeys', () => {
+  it('derives the token key, lock key and channel from one prefix', () => {
+    expect(redisKeys('app:crm')).toEqual({
+      tokens: 'app:crm:tokens',
+      lock: 'app:crm:lock',
+      channel: 'app:crm:tokens:saved',
+    });
+  });
+
+  it('gives two registrations disjoint names', () => {
+    const a = Object.values(redisKeys('app:a'));
+    const b = Object.values(redisKeys('app:b'));
+    expect(a.filter((name) => b.includes(name))).toEqual([]);
+  });
+});
+
+describe('validateKeyPrefix', () => {
+  it('accepts an ordinary prefix unchanged', () => {
+    expect(validateKeyPrefix('myapp:token-refresh:{crm}', 'keyPrefix')).toBe('myapp:token-refresh:{crm}');
+  });
+
+  it.each([undefined, '', 42, 'has space', 'tab\there', 'nl\n', 'x'.repeat(201)])('rejects %j, naming the option', (bad) => {
+    const error = (() => {
+      try {
+        validateKeyPrefix(bad, 'tokenStore.keyPrefix');
+      } catch (thrown) {
+        return thrown;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(TokenRefreshConfigError);
+    expect((error as TokenRefreshConfigError).option).toBe('tokenStore.keyPrefix');
+    expect((error as Error).message).toContain('tokenStore.keyPrefix');
+  });
+});

@@ -1,0 +1,255 @@
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Redis } from 'ioredis';
+import { redactedInspect } from '../core/redaction';
+import { type RefreshLock, type RefreshLockHandle } from '../interfaces/refresh-lock.interface';
+import { RefreshAbortedError, RefreshLockError, TokenRefreshConfigError } from '../token-refresh.errors';
+import {
+  ConnectionMonitor,
+  createRedisConnection,
+  isRedisClient,
+  quit,
+  redisErrorCode,
+  withTimeout,
+} from './redis-connection';
+import { type RedisKeys, redisKeys } from './redis-keys';
+import { RELEASE_IF_OWNER, RENEW_IF_OWNER } from './redis-scripts';
+import {
+  type RedisRefreshLockOptions,
+  type RedisUrlOptions,
+  type ResolvedLockOptions,
+  resolveLockOptions,
+  validateRedisUrl,
+} from './redis.options';
+
+/**
+ * The refresh lock shared by all replicas: `SET key <random owner> NX PX <lease>`.
+ *
+ * - Only the owner releases it (compare-and-delete in Lua), so a holder whose lease ran out
+ *   cannot delete the lock a successor took.
+ * - While held, the lease is renewed (compare-and-pexpire) every renewInterval. If a renewal
+ *   finds the lock gone, or none has succeeded for a whole lease, the handle's `lost` signal
+ *   aborts: the manager cancels the token request it guards.
+ * - A holder that dies stops renewing: its lock expires after at most one lease.
+ * - acquire() polls with jittered delays until waitMs, then resolves null. It never throws an
+ *   ioredis error: with Redis unreachable it throws RefreshLockError at once (the manager
+ *   backs off and keeps serving its valid token), so no refresh ever runs without the lock.
+ * - After its connection comes back from a loss it grants nothing for resyncDelay, so every
+ *   replica can first write back the newest tokens it holds (see RedisTokenStore).
+ */
+export class RedisRefreshLock implements RefreshLock, OnApplicationShutdown {
+  readonly distributed = true;
+  readonly keyPrefix: string;
+  readonly #redis: Redis;
+  readonly #ownsConnection: boolean;
+  readonly #options: ResolvedLockOptions;
+  readonly #keys: RedisKeys;
+  readonly #monitor: ConnectionMonitor;
+  readonly #logger = new Logger(RedisRefreshLock.name);
+  readonly #held = new Set<RedisLockHandle>();
+  #closed = false;
+
+  constructor(redis: Redis, options: RedisRefreshLockOptions);
+  constructor(options: RedisRefreshLockOptions & RedisUrlOptions);
+  constructor(
+    redisOrOptions: Redis | (RedisRefreshLockOptions & RedisUrlOptions),
+    maybeOptions?: RedisRefreshLockOptions,
+  ) {
+    const byUrl = !isRedisClient(redisOrOptions);
+    // Nest builds a class given as an option with no arguments: say what to pass instead.
+    if (byUrl && (redisOrOptions === null || typeof redisOrOptions !== 'object')) {
+      throw new TokenRefreshConfigError(
+        'lock',
+        'RedisRefreshLock needs a connection or a URL: pass lock: new RedisRefreshLock(redis, { keyPrefix }) or new RedisRefreshLock({ url, keyPrefix }), not the class',
+      );
+    }
+    const options = byUrl ? (redisOrOptions as RedisRefreshLockOptions & RedisUrlOptions) : maybeOptions;
+    this.#options = resolveLockOptions(options, 'lock');
+    this.keyPrefix = this.#options.keyPrefix;
+    this.#keys = redisKeys(this.keyPrefix);
+    if (byUrl) {
+      const { url, redisOptions } = redisOrOptions as RedisUrlOptions;
+      this.#redis = createRedisConnection(validateRedisUrl(url, 'lock'), redisOptions, `refresh lock "${this.keyPrefix}"`);
+      this.#ownsConnection = true;
+    } else {
+      this.#redis = redisOrOptions as Redis;
+      this.#ownsConnection = false;
+    }
+    this.#monitor = new ConnectionMonitor(this.#redis);
+  }
+
+  get lease(): number {
+    return this.#options.lease;
+  }
+
+  async acquire({ waitMs, signal }: { waitMs: number; signal: AbortSignal }): Promise<RefreshLockHandle | null> {
+    const deadline = Date.now() + (Number.isFinite(waitMs) ? Math.max(0, waitMs) : 0);
+    const owner = randomBytes(16).toString('base64url');
+    for (;;) {
+      if (signal.aborted) throw new RefreshAbortedError();
+      if (this.#closed) throw new RefreshLockError('refresh lock is closed');
+      if (!this.#resyncing()) {
+        const sentAt = Date.now();
+        if (await this.#trySet(owner)) return this.#track(new RedisLockHandle(this.#ops(), owner, sentAt, this.#options));
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return null;
+      const jittered = this.#options.retryDelay * (0.5 + Math.random());
+      await sleep(Math.min(remaining, jittered), undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  /** Releases any lease still held (owner-checked) and closes an owned connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#held].map((handle) => handle.release()));
+    this.#monitor.dispose();
+    if (this.#ownsConnection) await quit(this.#redis, this.#options.commandTimeout);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
+  }
+
+  /** True while the connection is back from a loss for less than resyncDelay. */
+  #resyncing(): boolean {
+    const since = this.#monitor.msSinceRecovery();
+    return since !== undefined && since < this.#options.resyncDelay;
+  }
+
+  /** One SET NX. Redis down or too slow: RefreshLockError, at once. */
+  async #trySet(owner: string): Promise<boolean> {
+    const { lease, commandTimeout } = this.#options;
+    try {
+      await this.#monitor.ensureReady(commandTimeout);
+      const reply = await withTimeout(this.#redis.set(this.#keys.lock, owner, 'PX', lease, 'NX'), commandTimeout, (late) => {
+        // Granted after we gave up: nobody will renew or release it, so give it back now.
+        if (late === 'OK') void this.#ops().release(owner).catch(() => undefined);
+      });
+      return reply === 'OK';
+    } catch (error) {
+      throw new RefreshLockError(`refresh lock unavailable: Redis unreachable (${redisErrorCode(error)})`);
+    }
+  }
+
+  #track(handle: RedisLockHandle): RedisLockHandle {
+    this.#held.add(handle);
+    handle.onDone(() => this.#held.delete(handle));
+    return handle;
+  }
+
+  #ops(): LockOps {
+    const key = this.#keys.lock;
+    const { lease, commandTimeout } = this.#options;
+    const run = async (script: string, args: string[]): Promise<number> => {
+      await this.#monitor.ensureReady(commandTimeout);
+      return (await withTimeout(this.#redis.eval(script, 1, key, ...args), commandTimeout)) as number;
+    };
+    return {
+      renew: (owner) => run(RENEW_IF_OWNER, [owner, String(lease)]),
+      release: (owner) => run(RELEASE_IF_OWNER, [owner]),
+      logger: this.#logger,
+      label: `refresh lock "${this.keyPrefix}"`,
+    };
+  }
+
+  // ---------------------------------------------------------------- redaction (the client may hold a password)
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return redactedInspect(RedisRefreshLock.name, this.#summary());
+  }
+
+  toJSON(): object {
+    return this.#summary();
+  }
+
+  #summary(): Record<string, unknown> {
+    return { keyPrefix: this.keyPrefix, lease: this.#options.lease, connected: this.#monitor.isReady, held: this.#held.size };
+  }
+}
+
+interface LockOps {
+  renew(owner: string): Promise<number>;
+  release(owner: string): Promise<number>;
+  logger: Logger;
+  label: string;
+}
+
+/** One holding of the lock: renews it until released, and says when it is lost. */
+class RedisLockHandle implements RefreshLockHandle {
+  readonly #ops: LockOps;
+  readonly #owner: string;
+  readonly #lease: number;
+  readonly #lost = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  /** When the last confirmed lease began (the send time of its command, to be safe). */
+  #confirmedAt: number;
+  #renewing = false;
+  #released: Promise<void> | undefined;
+  #onDone: (() => void) | undefined;
+
+  constructor(ops: LockOps, owner: string, acquiredAt: number, options: ResolvedLockOptions) {
+    this.#ops = ops;
+    this.#owner = owner;
+    this.#lease = options.lease;
+    this.#confirmedAt = acquiredAt;
+    // unref: a held lock must not keep a process alive that is otherwise done.
+    this.#timer = setInterval(() => void this.#renew(), options.renewInterval).unref();
+  }
+
+  get lost(): AbortSignal {
+    return this.#lost.signal;
+  }
+
+  onDone(callback: () => void): void {
+    this.#onDone = callback;
+  }
+
+  release(): Promise<void> {
+    this.#released ??= this.#release();
+    return this.#released;
+  }
+
+  async #release(): Promise<void> {
+    this.#stop();
+    try {
+      await this.#ops.release(this.#owner);
+    } catch (error) {
+      throw new RefreshLockError(`refresh lock release failed (${redisErrorCode(error)}); its lease will expire`);
+    }
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#renewing || this.#released || this.#lost.signal.aborted) return;
+    this.#renewing = true;
+    const sentAt = Date.now();
+    try {
+      if ((await this.#ops.renew(this.#owner)) === 1) {
+        this.#confirmedAt = sentAt;
+      } else {
+        this.#markLost('the lock is gone or has another owner');
+      }
+    } catch (error) {
+      if (Date.now() - this.#confirmedAt >= this.#lease) {
+        this.#markLost(`no renewal succeeded for a whole lease (${redisErrorCode(error)})`);
+      }
+    } finally {
+      this.#renewing = false;
+    }
+  }
+
+  #markLost(reason: string): void {
+    if (this.#released) return;
+    this.#ops.logger.warn(`${this.#ops.label} lost: ${reason}`);
+    this.#stop();
+    this.#lost.abort(new RefreshLockError(`refresh lock lost: ${reason}`));
+  }
+
+  #stop(): void {
+    clearInterval(this.#timer);
+    this.#onDone?.();
+    this.#onDone = undefined;
+  }
+}

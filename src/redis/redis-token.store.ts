@@ -1,0 +1,298 @@
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { type Redis } from 'ioredis';
+import { redactedInspect } from '../core/redaction';
+import { type TokenPair } from '../interfaces/token-pair.interface';
+import { type StoredTokens, type TokenStore } from '../interfaces/token-store.interface';
+import { TokenRefreshConfigError, TokenStoreError } from '../token-refresh.errors';
+import {
+  ConnectionMonitor,
+  createRedisConnection,
+  isRedisClient,
+  quit,
+  redisErrorCode,
+  withTimeout,
+} from './redis-connection';
+import { type RedisKeys, redisKeys } from './redis-keys';
+import { SAVE_IF_NOT_OLDER } from './redis-scripts';
+import {
+  encodeAnnouncement,
+  parseAnnouncement,
+  parseStoredTokens,
+  serializeTokens,
+} from './redis-token.serialization';
+import {
+  type RedisTokenStoreOptions,
+  type RedisUrlOptions,
+  type ResolvedStoreOptions,
+  resolveStoreOptions,
+  validateRedisUrl,
+} from './redis.options';
+
+type Listener = (tokens: TokenPair) => void;
+
+/**
+ * Tokens in Redis, shared by every replica of an app: one JSON value per key prefix.
+ *
+ * - save() never replaces stored tokens that expire later (compared in Lua), and announces
+ *   the change on a pub/sub channel: a notice with the expiry only, never a token.
+ * - watch() listeners hear about tokens saved by other replicas at once: on a notice, the
+ *   store loads the key and hands the pair over (the manager adopts it only if newer).
+ * - After a lost connection comes back, it writes back the newest pair it has seen (a
+ *   restarted Redis may have lost it; the Lua check keeps whichever is newer), then reloads
+ *   and tells the listeners, since notices sent meanwhile were missed.
+ *
+ * `new RedisTokenStore(redis, { keyPrefix })` uses the app's connection and leaves it open;
+ * `new RedisTokenStore({ url, keyPrefix })` opens its own and closes it on shutdown.
+ */
+export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
+  readonly keyPrefix: string;
+  readonly #redis: Redis;
+  readonly #ownsConnection: boolean;
+  readonly #options: ResolvedStoreOptions;
+  readonly #keys: RedisKeys;
+  readonly #monitor: ConnectionMonitor;
+  readonly #logger = new Logger(RedisTokenStore.name);
+  /** Tells this instance's own notices apart from other replicas'. */
+  readonly #origin = randomUUID();
+  readonly #listeners = new Set<Listener>();
+  #subscriber: Redis | undefined;
+  #subscriberMonitor: ConnectionMonitor | undefined;
+  /** The newest pair seen here (saved, attempted or loaded): what a reconnect writes back. */
+  #newest: StoredTokens | undefined;
+  #writeBackPending = false;
+  #resyncing: Promise<void> | undefined;
+  #resyncAgain = false;
+  #closed = false;
+
+  constructor(redis: Redis, options: RedisTokenStoreOptions);
+  constructor(options: RedisTokenStoreOptions & RedisUrlOptions);
+  constructor(
+    redisOrOptions: Redis | (RedisTokenStoreOptions & RedisUrlOptions),
+    maybeOptions?: RedisTokenStoreOptions,
+  ) {
+    const byUrl = !isRedisClient(redisOrOptions);
+    // Nest builds a class given as an option with no arguments: say what to pass instead.
+    if (byUrl && (redisOrOptions === null || typeof redisOrOptions !== 'object')) {
+      throw new TokenRefreshConfigError(
+        'tokenStore',
+        'RedisTokenStore needs a connection or a URL: pass tokenStore: new RedisTokenStore(redis, { keyPrefix }) or new RedisTokenStore({ url, keyPrefix }), not the class',
+      );
+    }
+    const options = byUrl ? (redisOrOptions as RedisTokenStoreOptions & RedisUrlOptions) : maybeOptions;
+    this.#options = resolveStoreOptions(options, 'tokenStore');
+    this.keyPrefix = this.#options.keyPrefix;
+    this.#keys = redisKeys(this.keyPrefix);
+    if (byUrl) {
+      const { url, redisOptions } = redisOrOptions as RedisUrlOptions;
+      this.#redis = createRedisConnection(validateRedisUrl(url, 'tokenStore'), redisOptions, `token store "${this.keyPrefix}"`);
+      this.#ownsConnection = true;
+    } else {
+      this.#redis = redisOrOptions as Redis;
+      this.#ownsConnection = false;
+    }
+    this.#monitor = new ConnectionMonitor(this.#redis, { onRecovered: () => this.#requestResync(true) });
+  }
+
+  async load(): Promise<StoredTokens | null> {
+    const raw = await this.#command('load', () => this.#redis.get(this.#keys.tokens));
+    if (raw === null) return null;
+    let tokens: StoredTokens;
+    try {
+      tokens = parseStoredTokens(raw);
+    } catch (error) {
+      this.#logger.warn(`token store "${this.keyPrefix}": the stored value is unreadable (${(error as Error).message})`);
+      throw new TokenStoreError('load');
+    }
+    this.#remember(tokens);
+    return tokens;
+  }
+
+  async save(tokens: StoredTokens): Promise<void> {
+    const { json, expiresAt } = serializeTokens(tokens);
+    // Remembered even if the save fails: a reconnect writes it back.
+    this.#remember(tokens);
+    const written = await this.#command('save', () => this.#saveIfNotOlder(json, expiresAt));
+    if (written === 0) {
+      this.#logger.warn(
+        `token store "${this.keyPrefix}": kept the stored tokens, which expire later than the ones being saved (expiring ${new Date(expiresAt).toISOString()})`,
+      );
+    }
+  }
+
+  /** Deletes the stored tokens (e.g. to force every replica to log in again). */
+  async clear(): Promise<void> {
+    this.#newest = undefined;
+    await this.#command('save', () => this.#redis.del(this.#keys.tokens));
+  }
+
+  watch(listener: Listener): () => Promise<void> {
+    if (this.#closed) return async () => undefined;
+    this.#listeners.add(listener);
+    this.#subscriber ??= this.#openSubscriber();
+    return async () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) await this.#closeSubscriber();
+    };
+  }
+
+  /** Closes what this store opened: the subscriber connection, and its own connection if it made one. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    await this.#closeSubscriber();
+    this.#monitor.dispose();
+    if (this.#ownsConnection) await quit(this.#redis, this.#options.commandTimeout);
+  }
+
+  /** Nest calls this after every beforeApplicationShutdown, so the service has saved its last tokens. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  /** Runs one command: waits for the first connect only, bounds it in time, and never lets an ioredis error out. */
+  async #command<T>(operation: 'load' | 'save', run: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new TokenStoreError(operation);
+    try {
+      await this.#monitor.ensureReady(this.#options.commandTimeout);
+      return await withTimeout(run(), this.#options.commandTimeout);
+    } catch (error) {
+      this.#logger.debug(`token store "${this.keyPrefix}" ${operation} failed (${redisErrorCode(error)})`);
+      throw new TokenStoreError(operation);
+    }
+  }
+
+  async #saveIfNotOlder(json: string, expiresAt: number): Promise<number> {
+    const notice = encodeAnnouncement({ expiresAt, origin: this.#origin });
+    const keys = this.#keys;
+    return (await this.#redis.eval(SAVE_IF_NOT_OLDER, 1, keys.tokens, json, String(expiresAt), keys.channel, notice)) as number;
+  }
+
+  #remember(tokens: StoredTokens): void {
+    if (!this.#newest || tokens.expiresAt.getTime() > this.#newest.expiresAt.getTime()) {
+      this.#newest = { ...tokens };
+    }
+  }
+
+  // ---------------------------------------------------------------- watch
+
+  #openSubscriber(): Redis {
+    // Its own connection: a subscribed RESP2 connection can run nothing else. Subscribed on
+    // every 'ready' by us, not by ioredis, so that a reload follows each (re)subscription.
+    const subscriber = this.#redis.duplicate({
+      lazyConnect: false,
+      autoResubscribe: false,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      autoResendUnfulfilledCommands: false,
+    });
+    this.#subscriberMonitor = new ConnectionMonitor(subscriber, {
+      logger: this.#logger,
+      label: `token store "${this.keyPrefix}" subscriber`,
+    });
+    subscriber.on('ready', () => void this.#subscribe(subscriber));
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.#keys.channel) this.#onNotice(message);
+    });
+    return subscriber;
+  }
+
+  async #subscribe(subscriber: Redis): Promise<void> {
+    try {
+      await withTimeout(subscriber.subscribe(this.#keys.channel), this.#options.commandTimeout);
+    } catch (error) {
+      if (this.#subscriber !== subscriber) return;
+      this.#logger.warn(`token store "${this.keyPrefix}": subscribe failed (${redisErrorCode(error)}); reconnecting`);
+      subscriber.disconnect(true);
+      return;
+    }
+    // Notices sent while we were not subscribed are lost: read the key instead.
+    this.#requestResync(false);
+  }
+
+  async #closeSubscriber(): Promise<void> {
+    const subscriber = this.#subscriber;
+    this.#subscriber = undefined;
+    this.#subscriberMonitor?.dispose();
+    this.#subscriberMonitor = undefined;
+    if (subscriber) {
+      subscriber.removeAllListeners('message');
+      subscriber.removeAllListeners('ready');
+      // Errors during the close must still have a listener, or ioredis prints them.
+      subscriber.on('error', () => undefined);
+      await quit(subscriber, this.#options.commandTimeout);
+    }
+  }
+
+  #onNotice(message: string): void {
+    const notice = parseAnnouncement(message);
+    if (!notice || notice.origin === this.#origin) return;
+    // A late or replayed notice: we already know tokens at least this new.
+    if (this.#newest && notice.expiresAt <= this.#newest.expiresAt.getTime()) return;
+    this.#requestResync(false);
+  }
+
+  /** Coalesces resyncs: one runs at a time, and one more follows if asked for meanwhile. */
+  #requestResync(writeBack: boolean): void {
+    if (writeBack) this.#writeBackPending = true;
+    if (this.#resyncing) {
+      this.#resyncAgain = true;
+      return;
+    }
+    this.#resyncing = (async () => {
+      do {
+        this.#resyncAgain = false;
+        await this.#resync();
+      } while (this.#resyncAgain && !this.#closed);
+    })().finally(() => {
+      this.#resyncing = undefined;
+    });
+  }
+
+  async #resync(): Promise<void> {
+    if (this.#closed) return;
+    const newest = this.#newest;
+    if (this.#writeBackPending && newest) {
+      this.#writeBackPending = false;
+      try {
+        const { json, expiresAt } = serializeTokens(newest);
+        const written = await this.#command('save', () => this.#saveIfNotOlder(json, expiresAt));
+        if (written === 1) this.#logger.log(`token store "${this.keyPrefix}": wrote back the newest tokens after reconnecting`);
+      } catch {
+        this.#writeBackPending = true; // the next reconnect tries again
+      }
+    }
+    if (this.#listeners.size === 0) return;
+    let tokens: StoredTokens | null;
+    try {
+      tokens = await this.load();
+    } catch {
+      return; // the next notice or reconnect tries again
+    }
+    if (!tokens) return;
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener({ ...tokens });
+      } catch {
+        this.#logger.warn(`token store "${this.keyPrefix}": a watch listener threw; ignored`);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- redaction
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return redactedInspect(RedisTokenStore.name, this.#summary());
+  }
+
+  toJSON(): object {
+    return this.#summary();
+  }
+
+  #summary(): Record<string, unknown> {
+    return { keyPrefix: this.keyPrefix, connected: this.#monitor.isReady, watching: this.#listeners.size > 0 };
+  }
+}

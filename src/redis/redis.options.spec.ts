@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { TokenRefreshConfigError } from '../token-refresh.errors';
+import {
+  DEFAULT_LOCK_LEASE,
+  DEFAULT_LOCK_RETRY_DELAY,
+  DEFAULT_REDIS_COMMAND_TIMEOUT,
+  DEFAULT_RESYNC_DELAY,
+  resolveLockOptions,
+  resolveStoreOptions,
+  validateRedisUrl,
+} from './redis.options';
+
+function configErrorOf(fn: () => unknown): TokenRefreshConfigError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(TokenRefreshConfigError);
+    return error as TokenRefreshConfigError;
+  }
+  throw new Error('expected a TokenRefreshConfigError');
+}
+
+describe('resolveStoreOptions', () => {
+  it('applies the default command timeout', () => {
+    expect(resolveStoreOptions({ keyPrefix: 'p' }, 'tokenStore')).toEqual({ keyPrefix: 'p', commandTimeout: DEFAULT_REDIS_COMMAND_TIMEOUT });
+  });
+
+  it('requires a key prefix, naming the option', () => {
+    expect(configErrorOf(() => resolveStoreOptions({} as never, 'tokenStore')).option).toBe('tokenStore.keyPrefix');
+    expect(configErrorOf(() => resolveStoreOptions(undefined, 'tokenStore')).option).toBe('tokenStore');
+  });
+
+  it('rejects a zero or negative command timeout', () => {
+    expect(configErrorOf(() => resolveStoreOptions({ keyPrefix: 'p', commandTimeout: 0 }, 'tokenStore')).option).toBe('tokenStore.commandTimeout');
+  });
+});
+
+describe('resolveLockOptions', () => {
+  it('defaults to a 30 s lease renewed every 10 s', () => {
+    expect(resolveLockOptions({ keyPrefix: 'p' }, 'lock')).toEqual({
+      keyPrefix: 'p',
+      commandTimeout: DEFAULT_REDIS_COMMAND_TIMEOUT,
+      lease: DEFAULT_LOCK_LEASE,
+      renewInterval: 10_000,
+      retryDelay: DEFAULT_LOCK_RETRY_DELAY,
+      resyncDelay: DEFAULT_RESYNC_DELAY,
+    });
+  });
+
+  it('derives the renewal period from a custom lease', () => {
+    expect(resolveLockOptions({ keyPrefix: 'p', lease: 3_000 }, 'lock').renewInterval).toBe(1_000);
+  });
+
+  it('rejects a renewal period that is not shorter than the lease', () => {
+    expect(configErrorOf(() => resolveLockOptions({ keyPrefix: 'p', lease: 1_000, renewInterval: 1_000 }, 'lock')).option).toBe('lock.renewInterval');
+  });
+
+  it('allows resyncDelay 0 but not a negative lease', () => {
+    expect(resolveLockOptions({ keyPrefix: 'p', resyncDelay: 0 }, 'lock').resyncDelay).toBe(0);
+    expect(configErrorOf(() => resolveLockOptions({ keyPrefix: 'p', lease: -1 }, 'lock')).option).toBe('lock.lease');
+  });
+});
+
+describe('validateRedisUrl', () => {
+  it('accepts redis:// and rediss:// URLs', () => {
+    expect(validateRedisUrl('redis://127.0.0.1:6379/2', 'tokenStore')).toBe('redis://127.0.0.1:6379/2');
+    expect(validateRedisUrl('rediss://user:pw@example.com:6380', 'tokenStore')).toBe('rediss://user:pw@example.com:6380');
+  });
+
+  it.each(['http://127.0.0.1:6379', '127.0.0.1:6379', '', 42])('rejects %j without echoing it', (bad) => {
+    const error = configErrorOf(() => validateRedisUrl(bad, 'tokenStore'));
+    expect(error.option).toBe('tokenStore.url');
+    expect(error.message).not.toContain('127.0.0.1');
+  });
+
+  it('never echoes a password from a malformed URL', () => {
+    expect(configErrorOf(() => validateRedisUrl('https://user:hunter2@host', 'lock')).message).not.toContain('hunter2');
+  });
+});

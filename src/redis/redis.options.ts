@@ -1,0 +1,109 @@
+import { type RedisOptions } from 'ioredis';
+import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { validateKeyPrefix } from './redis-keys';
+
+/** Durations are in milliseconds, as everywhere in this package. */
+export const DEFAULT_REDIS_COMMAND_TIMEOUT = 2_000;
+/** Longer than the built-in OAuth client's 10 s timeout, so a lease never runs out under a slow request. */
+export const DEFAULT_LOCK_LEASE = 30_000;
+export const DEFAULT_LOCK_RETRY_DELAY = 50;
+export const DEFAULT_RESYNC_DELAY = 1_000;
+
+/** What both the store and the lock take. Give both the same keyPrefix. */
+export interface RedisCoordinationOptions {
+  /** Namespaces every key and channel: one per registration, e.g. `myapp:token-refresh:crm`. Required. */
+  keyPrefix: string;
+  /** ms a Redis command may take before it counts as failed. Default 2000. */
+  commandTimeout?: number;
+}
+
+/** Instead of a connection: a URL, and the store or lock opens (and on shutdown closes) its own. */
+export interface RedisUrlOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://...`. */
+  url: string;
+  /** ioredis options merged over the fail-fast defaults (see createRedisConnection). */
+  redisOptions?: RedisOptions;
+}
+
+export type RedisTokenStoreOptions = RedisCoordinationOptions;
+
+export interface RedisRefreshLockOptions extends RedisCoordinationOptions {
+  /**
+   * ms the lock lives without renewal: how long others wait after a holder dies. It is renewed
+   * while the refresh runs. Keep it longer than the OAuth request timeout. Default 30000.
+   */
+  lease?: number;
+  /** ms between renewals. Default lease / 3. */
+  renewInterval?: number;
+  /** ms between attempts while another replica holds the lock; each is jittered by +-50%. Default 50. */
+  retryDelay?: number;
+  /**
+   * ms the lock grants nothing after its connection comes back from a loss, so that every replica
+   * first writes back the newest tokens it holds (a restarted Redis may have lost them). Default 1000.
+   */
+  resyncDelay?: number;
+}
+
+export interface ResolvedStoreOptions {
+  keyPrefix: string;
+  commandTimeout: number;
+}
+
+export interface ResolvedLockOptions extends ResolvedStoreOptions {
+  lease: number;
+  renewInterval: number;
+  retryDelay: number;
+  resyncDelay: number;
+}
+
+export function resolveStoreOptions(options: RedisTokenStoreOptions | undefined, path: string): ResolvedStoreOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new TokenRefreshConfigError(path, `${path} options must be an object with a keyPrefix`);
+  }
+  return {
+    keyPrefix: validateKeyPrefix(options.keyPrefix, `${path}.keyPrefix`),
+    commandTimeout: duration(options.commandTimeout, `${path}.commandTimeout`, DEFAULT_REDIS_COMMAND_TIMEOUT),
+  };
+}
+
+export function resolveLockOptions(options: RedisRefreshLockOptions | undefined, path: string): ResolvedLockOptions {
+  const base = resolveStoreOptions(options, path);
+  const lock = options as RedisRefreshLockOptions;
+  const lease = duration(lock.lease, `${path}.lease`, DEFAULT_LOCK_LEASE);
+  const renewInterval = duration(lock.renewInterval, `${path}.renewInterval`, Math.max(1, Math.floor(lease / 3)));
+  if (renewInterval >= lease) {
+    throw new TokenRefreshConfigError(`${path}.renewInterval`, `${path}.renewInterval must be shorter than ${path}.lease`);
+  }
+  return {
+    ...base,
+    lease,
+    renewInterval,
+    retryDelay: duration(lock.retryDelay, `${path}.retryDelay`, DEFAULT_LOCK_RETRY_DELAY),
+    resyncDelay: duration(lock.resyncDelay, `${path}.resyncDelay`, DEFAULT_RESYNC_DELAY, true),
+  };
+}
+
+/** Checks the URL form. The message never repeats the URL: it may hold a password. */
+export function validateRedisUrl(url: unknown, path: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')) {
+    throw new TokenRefreshConfigError(`${path}.url`, `${path}.url must be a redis:// or rediss:// URL`);
+  }
+  return url as string;
+}
+
+function duration(value: unknown, option: string, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new TokenRefreshConfigError(
+      option,
+      `${option} must be a ${allowZero ? 'non-negative' : 'positive'} finite number of milliseconds`,
+    );
+  }
+  return value;
+}

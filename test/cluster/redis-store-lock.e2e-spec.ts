@@ -1,0 +1,391 @@
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { inspect } from 'node:util';
+import { Logger } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { Test } from '@nestjs/testing';
+import { type Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type TokenPair } from '../../src/interfaces/token-pair.interface';
+import { type StoredTokens } from '../../src/interfaces/token-store.interface';
+import { createRedisConnection, RedisRefreshLock, type RedisRefreshLockOptions, RedisTokenStore } from '../../src/redis';
+import { redisKeys } from '../../src/redis/redis-keys';
+import { serializeTokens } from '../../src/redis/redis-token.serialization';
+import { RefreshAbortedError, RefreshLockError, TokenRefreshConfigError, TokenStoreError } from '../../src/token-refresh.errors';
+import { TokenRefreshModule } from '../../src/token-refresh.module';
+import { FakeOAuthClient } from '../support/fake-oauth-client';
+import { deleteKeys, randomKeyPrefix, REDIS_URL, RedisProcess, requireRedis, testConnection } from '../support/redis-test-server';
+import { waitFor } from '../support/wait-for';
+
+/** A port nothing listens on (connection refused at once). */
+const DEAD_URL = 'redis://127.0.0.1:1';
+
+let raw: Redis;
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+const prefixes: string[] = [];
+
+beforeAll(async () => {
+  await requireRedis();
+  raw = testConnection();
+  Logger.overrideLogger(false);
+});
+
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+  for (const prefix of prefixes.splice(0)) await deleteKeys(raw, prefix);
+});
+
+afterAll(async () => {
+  await raw?.quit();
+});
+
+function prefix(): string {
+  const value = randomKeyPrefix('unit');
+  prefixes.push(value);
+  return value;
+}
+
+/** A fail-fast connection with a unique name, so a test can find and cut it with CLIENT KILL. */
+function connection(url = REDIS_URL): { redis: Redis; name: string } {
+  const name = `ntr-test-${randomUUID()}`;
+  const redis = createRedisConnection(url, { connectionName: name });
+  redis.on('error', () => undefined);
+  cleanups.push(() => redis.disconnect());
+  return { redis, name };
+}
+
+function store(redis: Redis, keyPrefix: string): RedisTokenStore {
+  const value = new RedisTokenStore(redis, { keyPrefix });
+  cleanups.push(() => value.close());
+  return value;
+}
+
+function lock(redis: Redis, keyPrefix: string, options: Partial<RedisRefreshLockOptions> = {}): RedisRefreshLock {
+  const value = new RedisRefreshLock(redis, { keyPrefix, ...options });
+  cleanups.push(() => value.close());
+  return value;
+}
+
+function tokens(label: string, expiresInMs: number): StoredTokens {
+  return {
+    accessToken: `at-${label}-SECRET`,
+    refreshToken: `rt-${label}-SECRET`,
+    tokenType: 'Bearer',
+    expiresAt: new Date(Math.floor(Date.now() / 1000) * 1000 + expiresInMs),
+  };
+}
+
+/** Collects what a watch listener receives. */
+function recorder(): { received: TokenPair[]; listener: (pair: TokenPair) => void } {
+  const received: TokenPair[] = [];
+  return { received, listener: (pair) => received.push(pair) };
+}
+
+/** Kills the server side of a named client's connection(s): `subscriber` picks the subscribed one. */
+async function cutConnection(name: string, which: 'main' | 'subscriber'): Promise<void> {
+  const list = (await raw.client('LIST')) as string;
+  const ids = list
+    .split('\n')
+    .filter((line) => line.includes(` name=${name} `))
+    .filter((line) => (/ sub=[1-9]/.test(line) ? which === 'subscriber' : which === 'main'))
+    .map((line) => /^id=(\d+)/.exec(line)![1]);
+  expect(ids.length).toBeGreaterThan(0);
+  for (const id of ids) await raw.client('KILL', 'ID', id);
+}
+
+const signal = (): AbortSignal => new AbortController().signal;
+
+/** Bounds a wait on an event, naming it when it does not come. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, sleep(ms).then(() => Promise.reject(new Error(`no ${what} within ${ms} ms`)))]);
+}
+
+describe('RedisTokenStore against Redis', () => {
+  it('saves JSON with expiresAt in epoch ms under <prefix>:tokens, and loads it back', async () => {
+    const keyPrefix = prefix();
+    const { redis } = connection();
+    const subject = store(redis, keyPrefix);
+    const pair = { ...tokens('one', 3_600_000), scope: 'openid' };
+    await subject.save(pair);
+    const stored = JSON.parse((await raw.get(`${keyPrefix}:tokens`))!);
+    expect(stored).toMatchObject({ v: 1, expiresAt: pair.expiresAt.getTime(), accessToken: pair.accessToken });
+    expect(await subject.load()).toEqual(pair);
+  });
+
+  it('load gives null for an empty store and TokenStoreError (no content) for garbage', async () => {
+    const keyPrefix = prefix();
+    const subject = store(connection().redis, keyPrefix);
+    expect(await subject.load()).toBeNull();
+    await raw.set(`${keyPrefix}:tokens`, '{"accessToken":"at-GARBAGE-SECRET"');
+    const error = await subject.load().catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(TokenStoreError);
+    expect(JSON.stringify(error) + String(error) + inspect(error)).not.toContain('SECRET');
+  });
+
+  it('never overwrites newer stored tokens with older ones, and announces only real writes', async () => {
+    const keyPrefix = prefix();
+    const subject = store(connection().redis, keyPrefix);
+    const notices: string[] = [];
+    const listener = testConnection();
+    cleanups.push(() => listener.disconnect());
+    listener.on('message', (_channel: string, message: string) => notices.push(message));
+    await listener.subscribe(redisKeys(keyPrefix).channel);
+
+    const newer = tokens('newer', 3_600_000);
+    const older = tokens('older', 1_800_000);
+    const newest = tokens('newest', 7_200_000);
+    await subject.save(newer);
+    await subject.save(older);
+    expect(await subject.load()).toEqual(newer);
+    await subject.save(newest);
+    expect(await subject.load()).toEqual(newest);
+
+    await waitFor(() => notices.length >= 2, 2_000, 'two notices');
+    // Pub/sub keeps order: had the refused save published, its notice would sit between these.
+    expect(notices.map((n) => JSON.parse(n).expiresAt)).toEqual([newer.expiresAt.getTime(), newest.expiresAt.getTime()]);
+    expect(notices.join()).not.toContain('SECRET');
+  });
+
+  it('concurrent saves from many replicas leave the newest pair, whatever the order', async () => {
+    const keyPrefix = prefix();
+    const replicas = Array.from({ length: 5 }, () => store(connection().redis, keyPrefix));
+    const pairs = replicas.map((_, i) => tokens(`r${i}`, 600_000 * (i + 1)));
+    await Promise.all(replicas.map((replica, i) => replica.save(pairs[(i * 3) % 5])));
+    expect(await replicas[0].load()).toEqual(pairs[4]);
+  });
+
+  it('watch: another replica hears a save at once; a store ignores its own notices', async () => {
+    const keyPrefix = prefix();
+    const a = store(connection().redis, keyPrefix);
+    const b = store(connection().redis, keyPrefix);
+    const atA = recorder();
+    const atB = recorder();
+    a.watch(atA.listener);
+    b.watch(atB.listener);
+    // Wait until both are subscribed: the channel then has two subscribers.
+    await waitFor(async () => ((await raw.pubsub('NUMSUB', redisKeys(keyPrefix).channel)) as [string, number])[1] === 2, 2_000, 'subscriptions');
+
+    const first = tokens('first', 3_600_000);
+    await a.save(first);
+    await waitFor(() => atB.received.length === 1, 2_000, 'b to hear the first save');
+    expect(atB.received[0]).toEqual(first);
+
+    const second = tokens('second', 7_200_000);
+    await b.save(second);
+    await waitFor(() => atA.received.length >= 1, 2_000, 'a to hear the second save');
+    // Had a been told about its own first save, that call would have come before this one.
+    expect(atA.received).toEqual([second]);
+    expect(atB.received).toEqual([first]);
+  });
+
+  it('a late or replayed notice never hands over tokens older than the stored ones', async () => {
+    const keyPrefix = prefix();
+    const writer = store(connection().redis, keyPrefix);
+    const reader = store(connection().redis, keyPrefix);
+    const seen = recorder();
+    const current = tokens('current', 7_200_000);
+    await writer.save(current);
+    reader.watch(seen.listener);
+    await waitFor(() => seen.received.length === 1, 2_000, 'the initial resync');
+    const channel = redisKeys(keyPrefix).channel;
+    // A replay of an old notice, and a forged one claiming a later expiry than what is stored.
+    await raw.publish(channel, JSON.stringify({ expiresAt: current.expiresAt.getTime() - 60_000, origin: 'old-replica' }));
+    await raw.publish(channel, JSON.stringify({ expiresAt: current.expiresAt.getTime() + 60_000, origin: 'forged' }));
+    await raw.publish(channel, 'not a notice');
+    const latest = tokens('latest', 9_000_000);
+    await writer.save(latest);
+    await waitFor(() => seen.received.some((pair) => pair.accessToken === latest.accessToken), 2_000, 'the real save');
+    const expiries = seen.received.map((pair) => (pair.expiresAt as Date).getTime());
+    expect(expiries).toEqual([...expiries].sort((x, y) => x - y));
+    expect(Math.min(...expiries)).toBe(current.expiresAt.getTime());
+  });
+
+  it('after its subscriber connection is cut, reloads and tells the listeners what it missed', async () => {
+    const keyPrefix = prefix();
+    const { redis, name } = connection();
+    const subject = store(redis, keyPrefix);
+    const seen = recorder();
+    subject.watch(seen.listener);
+    await waitFor(async () => ((await raw.pubsub('NUMSUB', redisKeys(keyPrefix).channel)) as [string, number])[1] === 1, 2_000, 'subscription');
+    // Written behind its back with no notice: only a resync can find it.
+    const missed = tokens('missed', 3_600_000);
+    await raw.set(`${keyPrefix}:tokens`, serializeTokens(missed).json);
+    await cutConnection(name, 'subscriber');
+    await waitFor(() => seen.received.length === 1, 5_000, 'the resync after reconnect');
+    expect(seen.received[0]).toEqual(missed);
+  });
+
+  it('after its connection comes back, writes back the newest tokens it knows (a restarted Redis may have lost them)', async () => {
+    const keyPrefix = prefix();
+    const { redis, name } = connection();
+    const subject = store(redis, keyPrefix);
+    const pair = tokens('kept', 3_600_000);
+    await subject.save(pair);
+    await raw.del(`${keyPrefix}:tokens`); // what a restart without persistence does
+    const back = once(redis, 'ready');
+    await cutConnection(name, 'main');
+    await within(back, 5_000, 'reconnect');
+    await waitFor(async () => (await raw.exists(`${keyPrefix}:tokens`)) === 1, 5_000, 'the write-back');
+    expect(await subject.load()).toEqual(pair);
+  });
+
+  it('with Redis unreachable, load and save fail fast with TokenStoreError, never an ioredis error', async () => {
+    const subject = new RedisTokenStore({ url: DEAD_URL, keyPrefix: prefix() });
+    cleanups.push(() => subject.close());
+    const started = Date.now();
+    for (const attempt of [() => subject.load(), () => subject.save(tokens('x', 60_000))]) {
+      const error = await attempt().catch((thrown: unknown) => thrown);
+      expect(error).toBeInstanceOf(TokenStoreError);
+      expect(String(error) + inspect(error)).not.toContain('SECRET');
+    }
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('never shows tokens or a password under util.inspect or JSON', async () => {
+    const subject = new RedisTokenStore({ url: 'redis://user:hunter2-PASSWORD@127.0.0.1:1', keyPrefix: prefix() });
+    cleanups.push(() => subject.close());
+    await subject.save(tokens('shown', 60_000)).catch(() => undefined);
+    const shown = inspect(subject, { depth: 10 }) + JSON.stringify(subject);
+    expect(shown).toContain('RedisTokenStore');
+    expect(shown).not.toMatch(/SECRET|PASSWORD/);
+    const lockShown = inspect(new RedisRefreshLock({ url: 'redis://user:hunter2-PASSWORD@127.0.0.1:1', keyPrefix: prefix() }), { depth: 10 });
+    expect(lockShown).not.toContain('PASSWORD');
+  });
+
+  it('given to the module as a class (no connection), fails bootstrap saying what to pass', async () => {
+    for (const [option, value, usage] of [
+      ['tokenStore', RedisTokenStore, 'new RedisTokenStore(redis, { keyPrefix })'],
+      ['lock', RedisRefreshLock, 'new RedisRefreshLock(redis, { keyPrefix })'],
+    ] as const) {
+      const error = await Test.createTestingModule({
+        imports: [ScheduleModule.forRoot(), TokenRefreshModule.forRoot({ oauthClient: new FakeOAuthClient(), [option]: value as never })],
+      })
+        .compile()
+        .then(() => undefined, (thrown: unknown) => thrown);
+      expect(error).toBeInstanceOf(TokenRefreshConfigError);
+      expect((error as TokenRefreshConfigError).option).toBe(option);
+      expect((error as Error).message).toContain(usage);
+    }
+  });
+});
+
+describe('RedisRefreshLock against Redis', () => {
+  it('is exclusive: of five replicas racing, exactly one gets it', async () => {
+    const keyPrefix = prefix();
+    const locks = Array.from({ length: 5 }, () => lock(connection().redis, keyPrefix));
+    const handles = await Promise.all(locks.map((l) => l.acquire({ waitMs: 0, signal: signal() })));
+    expect(handles.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('a waiter gets null after waitMs while held, and the lock once it is released', async () => {
+    const keyPrefix = prefix();
+    const [a, b] = [lock(connection().redis, keyPrefix), lock(connection().redis, keyPrefix)];
+    const held = (await a.acquire({ waitMs: 0, signal: signal() }))!;
+    const started = Date.now();
+    expect(await b.acquire({ waitMs: 300, signal: signal() })).toBeNull();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    const waiting = b.acquire({ waitMs: 5_000, signal: signal() });
+    await held.release();
+    await held.release(); // twice is fine
+    expect(await waiting).not.toBeNull();
+  });
+
+  it('only the owner releases: a holder whose lease ran out cannot delete its successor\'s lock', async () => {
+    const keyPrefix = prefix();
+    const [a, b, c] = [lock(connection().redis, keyPrefix), lock(connection().redis, keyPrefix), lock(connection().redis, keyPrefix)];
+    const stale = (await a.acquire({ waitMs: 0, signal: signal() }))!;
+    await raw.del(`${keyPrefix}:lock`); // as if its lease had expired
+    const successor = await b.acquire({ waitMs: 0, signal: signal() });
+    expect(successor).not.toBeNull();
+    await stale.release();
+    expect(await raw.exists(`${keyPrefix}:lock`)).toBe(1);
+    expect(await c.acquire({ waitMs: 0, signal: signal() })).toBeNull();
+  });
+
+  it('a dead holder\'s lease expires and a waiter proceeds', async () => {
+    const keyPrefix = prefix();
+    // A holder that died: its key is there, and nothing renews it.
+    await raw.set(`${keyPrefix}:lock`, 'crashed-replica', 'PX', 400);
+    const started = Date.now();
+    const handle = await lock(connection().redis, keyPrefix).acquire({ waitMs: 5_000, signal: signal() });
+    expect(handle).not.toBeNull();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(Date.now() - started).toBeLessThan(1_500);
+  });
+
+  it('renews its lease while held, for many leases', async () => {
+    const keyPrefix = prefix();
+    const holder = lock(connection().redis, keyPrefix, { lease: 600, renewInterval: 150 });
+    const handle = (await holder.acquire({ waitMs: 0, signal: signal() }))!;
+    await sleep(2_000); // more than three leases: the key survives only if renewed
+    expect(await raw.pttl(`${keyPrefix}:lock`)).toBeGreaterThan(0);
+    expect(await lock(connection().redis, keyPrefix).acquire({ waitMs: 0, signal: signal() })).toBeNull();
+    expect(handle.lost!.aborted).toBe(false);
+    await handle.release();
+    expect(await raw.exists(`${keyPrefix}:lock`)).toBe(0);
+  });
+
+  it('aborts `lost` when a renewal finds the lock gone', async () => {
+    const keyPrefix = prefix();
+    const handle = (await lock(connection().redis, keyPrefix, { lease: 600, renewInterval: 100 }).acquire({ waitMs: 0, signal: signal() }))!;
+    const lost = once(handle.lost!, 'abort');
+    await raw.set(`${keyPrefix}:lock`, 'someone-else', 'PX', 5_000);
+    await within(lost, 2_000, 'lost signal');
+    expect(handle.lost!.reason).toBeInstanceOf(RefreshLockError);
+    await handle.release();
+    expect(await raw.get(`${keyPrefix}:lock`)).toBe('someone-else');
+  });
+
+  it('stops waiting when the caller aborts', async () => {
+    const keyPrefix = prefix();
+    await raw.set(`${keyPrefix}:lock`, 'other', 'PX', 10_000);
+    const controller = new AbortController();
+    const waiting = lock(connection().redis, keyPrefix).acquire({ waitMs: 10_000, signal: controller.signal });
+    controller.abort();
+    await expect(waiting).rejects.toBeInstanceOf(RefreshAbortedError);
+  });
+
+  it('with Redis unreachable, acquire fails fast with RefreshLockError, never an ioredis error', async () => {
+    const subject = new RedisRefreshLock({ url: DEAD_URL, keyPrefix: prefix() });
+    cleanups.push(() => subject.close());
+    const started = Date.now();
+    const error = await subject.acquire({ waitMs: 5_000, signal: signal() }).catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(RefreshLockError);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe('RedisRefreshLock across a Redis restart (a private redis-server)', () => {
+  let server: RedisProcess;
+
+  beforeAll(async () => {
+    server = await RedisProcess.start();
+  });
+
+  afterAll(async () => {
+    await server?.kill();
+  });
+
+  it('a holder loses it within a lease; while down acquire fails fast; once back it grants only after resyncDelay', async () => {
+    const keyPrefix = prefix();
+    const { redis } = connection(server.url);
+    const subject = lock(redis, keyPrefix, { lease: 800, renewInterval: 200, resyncDelay: 700 });
+    const handle = (await subject.acquire({ waitMs: 0, signal: signal() }))!;
+    const lost = once(handle.lost!, 'abort');
+
+    await server.kill();
+    const down = await subject.acquire({ waitMs: 5_000, signal: signal() }).catch((thrown: unknown) => thrown);
+    expect(down).toBeInstanceOf(RefreshLockError);
+    await within(lost, 3_000, 'lost signal');
+
+    // Listening before the restart: ioredis may reconnect before server.start() returns.
+    const back = new Promise<number>((resolve) => redis.once('ready', () => resolve(Date.now())));
+    await server.start();
+    const backAt = await within(back, 5_000, 'reconnect');
+    const granted = await subject.acquire({ waitMs: 5_000, signal: signal() });
+    expect(granted).not.toBeNull();
+    expect(Date.now() - backAt).toBeGreaterThanOrEqual(600);
+    await granted!.release();
+  });
+});

@@ -1,0 +1,131 @@
+import { Logger } from '@nestjs/common';
+import { type Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { resolveSettings } from '../../src/core/options-validation';
+import { NodeTimers } from '../../src/core/ports';
+import { TokenRefreshManager } from '../../src/core/refresh-manager';
+import { type TokenPair } from '../../src/interfaces/token-pair.interface';
+import { type StoredTokens, type TokenStore } from '../../src/interfaces/token-store.interface';
+import { createRedisConnection, RedisRefreshLock, RedisTokenStore } from '../../src/redis';
+import { OAuthProtocolError, RefreshLockError } from '../../src/token-refresh.errors';
+import { FakeOAuthClient, RecordingEvents, silentLogger } from '../support/fake-oauth-client';
+import { deleteKeys, randomKeyPrefix, requireRedis, testConnection } from '../support/redis-test-server';
+import { waitFor } from '../support/wait-for';
+
+/*
+ * Replicas as several managers in one process, each with its own Redis connection, store and
+ * lock, sharing one rotating token endpoint that rejects any reuse. Fast and exact about who
+ * called the endpoint; the process-level suite (cluster.e2e-spec.ts) covers real crashes.
+ */
+
+let raw: Redis;
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+
+beforeAll(async () => {
+  await requireRedis();
+  raw = testConnection();
+  Logger.overrideLogger(false);
+});
+
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+afterAll(async () => {
+  await raw?.quit();
+});
+
+/** An endpoint that rotates and, like oidc-provider, refuses a refresh token presented twice. */
+function rotatingEndpoint(): FakeOAuthClient {
+  const spent = new Set<string>();
+  return new FakeOAuthClient((refreshToken, call) => {
+    if (spent.has(refreshToken)) throw new OAuthProtocolError('invalid_grant', 400, 'refresh token already used');
+    spent.add(refreshToken);
+    return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3_600 + call };
+  });
+}
+
+/** Saves fail while `failing` is set, like Redis refusing writes (OOM, READONLY) while DEL and PEXPIRE still work. */
+class WriteRefusingStore implements TokenStore {
+  failing = false;
+  constructor(private readonly inner: RedisTokenStore) {}
+  load(): Promise<TokenPair | null> {
+    return this.inner.load();
+  }
+  async save(tokens: StoredTokens): Promise<void> {
+    if (this.failing) throw new Error('OOM command not allowed when used memory > maxmemory');
+    await this.inner.save(tokens);
+  }
+  watch(listener: (tokens: TokenPair) => void): () => Promise<void> {
+    return this.inner.watch(listener);
+  }
+}
+
+async function replicas(count: number, client: FakeOAuthClient) {
+  const keyPrefix = randomKeyPrefix('replicas');
+  cleanups.push(() => deleteKeys(raw, keyPrefix));
+  const seed = new RedisTokenStore(raw, { keyPrefix });
+  await seed.save({ accessToken: 'at-0', refreshToken: 'rt-0', tokenType: 'Bearer', expiresAt: new Date(Date.now() + 3_600_000) });
+  await seed.close();
+  return Array.from({ length: count }, () => {
+    const redis = createRedisConnection(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const redisStore = new RedisTokenStore(redis, { keyPrefix });
+    const store = new WriteRefusingStore(redisStore);
+    const lock = new RedisRefreshLock(redis, { keyPrefix, lease: 5_000 });
+    const events = new RecordingEvents();
+    const manager = new TokenRefreshManager({
+      settings: resolveSettings({ oauthClient: client, lockWaitTimeout: 300, retry: { initialDelay: 1_000, maxDelay: 1_000 } }),
+      client,
+      store,
+      lock,
+      timers: new NodeTimers(),
+      events,
+      logger: silentLogger,
+      random: () => 0.999,
+    });
+    cleanups.push(async () => {
+      await manager.stop();
+      await redisStore.close();
+      await lock.close();
+      redis.disconnect();
+    });
+    return { manager, store, events, keyPrefix };
+  });
+}
+
+describe('replicas sharing Redis (in one process)', () => {
+  it('four replicas forced to refresh at the same moment call the endpoint once; the rest adopt', async () => {
+    const client = rotatingEndpoint();
+    const group = await replicas(4, client);
+    await Promise.all(group.map(({ manager }) => manager.start()));
+    await Promise.all(group.map(({ manager }) => manager.forceRefresh()));
+    expect(client.presented).toEqual(['rt-0']);
+    for (const { manager } of group) expect(manager.getTokens()?.accessToken).toBe('at-1');
+    const sources = group.flatMap(({ events }) => events.named('token-refresh.refreshed').map((e) => (e as { source: string }).source));
+    expect(sources.sort()).toEqual(['refresh', 'store', 'store', 'store']);
+  });
+
+  it('a holder whose save failed keeps the lock until the save succeeds, so nobody spends the old refresh token', async () => {
+    const client = rotatingEndpoint();
+    const [a, b] = await replicas(2, client);
+    await a.manager.start();
+    await b.manager.start();
+
+    a.store.failing = true;
+    await a.manager.forceRefresh(); // rotates rt-0 away; the new pair is only in a's memory
+    expect(client.presented).toEqual(['rt-0']);
+    expect(await raw.exists(`${a.keyPrefix}:lock`)).toBe(1);
+
+    // b, due now, must not re-read the stale store under the lock and present rt-0 again.
+    const error = await b.manager.forceRefresh().catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(RefreshLockError);
+    expect(client.presented).toEqual(['rt-0']);
+
+    a.store.failing = false; // a's save retry (about 1 s later) succeeds, releases, announces
+    await waitFor(() => b.manager.getTokens()?.accessToken === 'at-1', 5_000, 'b to adopt what a saved');
+    expect(await raw.exists(`${a.keyPrefix}:lock`)).toBe(0);
+    expect(client.presented).toEqual(['rt-0']);
+    await b.manager.forceRefresh();
+    expect(client.presented).toEqual(['rt-0', 'rt-1']);
+  });
+});
