@@ -1,0 +1,72 @@
+import { Injectable } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import { DEFAULT_REGISTRATION_NAME, getTokenRefreshToken } from '../token-refresh.constants';
+import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { type TokenRefreshService } from '../token-refresh.service';
+import { evaluateTokenHealth } from './token-health';
+
+export const DEFAULT_HEALTH_KEY = 'token-refresh';
+
+export interface TokenRefreshHealthOptions {
+  /** The TokenRefreshModule registration to check. Default `'default'`. */
+  name?: string;
+}
+
+/**
+ * A terminus indicator for one registration:
+ * ```ts
+ * this.health.check([() => this.tokenRefresh.isHealthy('crm-token', { name: 'crm' })])
+ * ```
+ * up while a valid token is held; degraded (HTTP 200, overall status `degraded`) while
+ * refreshing fails but the token is still valid; down (HTTP 503) when expired, stopped or
+ * reauth-required. Details: name, state, expiresIn (ms), lastRefreshAt, consecutiveFailures
+ * and, unless up, reason and lastError (a code). Never a token.
+ *
+ * Injectable through TokenRefreshHealthModule, or listed in the providers of any module that
+ * imports TerminusModule.
+ */
+@Injectable()
+export class TokenRefreshHealthIndicator {
+  readonly #services = new Map<string, TokenRefreshService>();
+
+  constructor(
+    private readonly healthIndicatorService: HealthIndicatorService,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  async isHealthy<const Key extends string = typeof DEFAULT_HEALTH_KEY>(
+    key: Key = DEFAULT_HEALTH_KEY as Key,
+    options: TokenRefreshHealthOptions = {},
+  ): Promise<HealthIndicatorResult<Key>> {
+    const session = this.healthIndicatorService.check(key);
+    const { status, details } = evaluateTokenHealth(this.#service(options.name ?? DEFAULT_REGISTRATION_NAME).getRefreshStatus());
+    switch (status) {
+      case 'up':
+        return session.up(details);
+      case 'degraded':
+        return session.degraded(details);
+      default:
+        return session.down(details);
+    }
+  }
+
+  /**
+   * Looked up on first use and app-wide (strict: false): TokenRefreshModule need not be global.
+   * A name nobody registered is a bug in the app, so it throws rather than reporting down.
+   */
+  #service(name: string): TokenRefreshService {
+    let service = this.#services.get(name);
+    if (service) return service;
+    try {
+      service = this.moduleRef.get<TokenRefreshService>(getTokenRefreshToken(name), { strict: false });
+    } catch {
+      service = undefined;
+    }
+    if (!service) {
+      throw new TokenRefreshConfigError('name', `TokenRefreshHealthIndicator: no TokenRefreshModule registration named "${name}"`);
+    }
+    this.#services.set(name, service);
+    return service;
+  }
+}
