@@ -59,6 +59,13 @@ export {
   UnknownRefreshError,
 } from './token-refresh.errors';
 export { HttpOAuthClient } from './oauth/http-oauth-client';
+export { TokenRefreshHttpModule } from './http/token-refresh-http.module';
+export { InjectTokenRefreshHttp, getTokenRefreshHttpToken } from './http/token-refresh-http.constants';
+export type {
+  TokenRefreshHttpConfig,
+  TokenRefreshHttpModuleAsyncOptions,
+  TokenRefreshHttpModuleOptions,
+} from './http/token-refresh-http.options';
 export { InMemoryTokenStore } from './core/in-memory-token.store';
 export { InProcessRefreshLock } from './core/in-process-refresh.lock';
 export type { OAuthClient, RefreshRequestOptions } from './interfaces/oauth-client.interface';

@@ -1,0 +1,249 @@
+import { type HttpService } from '@nestjs/axios';
+import { AxiosError, type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import { Readable } from 'node:stream';
+import { firstValueFrom } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { deferred } from '../../test/support/fake-oauth-client';
+import { ReauthRequiredError } from '../token-refresh.errors';
+import { type AccessTokenSource, keepTokenOnOrigin } from './authenticated-adapter';
+import { resolveRequestUrl } from './request-origin';
+import { createTokenRefreshHttpService } from './token-refresh-http.module';
+import { type TokenRefreshHttpConfig } from './token-refresh-http.options';
+
+const BASE = 'https://api.example.com/v1';
+
+/** A registration in memory: `at-N` after N refreshes; a refresh can be held open or made to fail. */
+class FakeTokens implements AccessTokenSource {
+  token: string | undefined = 'at-0';
+  tokenType = 'Bearer';
+  refreshes = 0;
+  gate: Promise<void> = Promise.resolve();
+  failWith: Error | undefined;
+
+  async getAccessToken(): Promise<string> {
+    if (this.token === undefined) throw new ReauthRequiredError('default');
+    return this.token;
+  }
+  peekAccessToken(): string | undefined {
+    return this.token;
+  }
+  getTokens(): { tokenType: string } {
+    return { tokenType: this.tokenType };
+  }
+  async forceRefresh(): Promise<void> {
+    this.refreshes++;
+    await this.gate;
+    if (this.failWith) throw this.failWith;
+    this.token = `at-${this.refreshes}`;
+  }
+}
+
+interface Seen {
+  url: string | undefined;
+  authorization: string | undefined;
+}
+
+type Handler = (seen: Seen, config: InternalAxiosRequestConfig) => number | Promise<number>;
+
+/** Stands in for axios' http adapter: records what would go on the wire, settles like axios does. */
+function fakeNetwork(handler: Handler): { adapter: AxiosAdapter; seen: Seen[] } {
+  const seen: Seen[] = [];
+  const adapter: AxiosAdapter = async (config) => {
+    const request: Seen = {
+      url: resolveRequestUrl(config.baseURL, config.url, config.allowAbsoluteUrls),
+      authorization: config.headers.get('Authorization') as string | undefined,
+    };
+    seen.push(request);
+    const status = await handler(request, config);
+    const response: AxiosResponse = { status, statusText: '', data: { status }, headers: {}, config, request: {} };
+    if (config.validateStatus && !config.validateStatus(status)) {
+      throw new AxiosError(`Request failed with status code ${status}`, 'ERR_BAD_REQUEST', config, {}, response);
+    }
+    return response;
+  };
+  return { adapter, seen };
+}
+
+function client(tokens: FakeTokens, handler: Handler, config: Partial<TokenRefreshHttpConfig> = {}) {
+  const network = fakeNetwork(handler);
+  const http: HttpService = createTokenRefreshHttpService({ baseURL: BASE, adapter: network.adapter, ...config }, () => tokens);
+  return { http, seen: network.seen };
+}
+
+/** The server has revoked the first token. */
+const rejectsFirstToken: Handler = (seen) => (seen.authorization === 'Bearer at-0' ? 401 : 200);
+
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('authenticated HttpService', () => {
+  it('sends `<tokenType> <accessToken>` to the configured origin', async () => {
+    const tokens = new FakeTokens();
+    tokens.tokenType = 'DPoP';
+    const { http, seen } = client(tokens, () => 200);
+    await firstValueFrom(http.get('/users'));
+    await firstValueFrom(http.get('https://api.example.com/other'));
+    expect(seen).toEqual([
+      { url: `${BASE}/users`, authorization: 'DPoP at-0' },
+      { url: 'https://api.example.com/other', authorization: 'DPoP at-0' },
+    ]);
+  });
+
+  it.each([
+    ['an absolute URL elsewhere', 'https://evil.example.net/collect', {}],
+    ['another port', 'https://api.example.com:8443/users', {}],
+    ['plain http', 'http://api.example.com/users', {}],
+    ['a subdomain', 'https://x.api.example.com/users', {}],
+    ['a per-request baseURL', '/users', { baseURL: 'https://evil.example.net' }],
+  ])('never sends the token to %s', async (_label, url, requestConfig) => {
+    const tokens = new FakeTokens();
+    const { http, seen } = client(tokens, () => 200);
+    await firstValueFrom(http.get(url, requestConfig));
+    expect(seen).toHaveLength(1);
+    expect(seen[0].authorization).toBeUndefined();
+  });
+
+  it('replaces an Authorization the caller set on a same-origin request, leaves one for elsewhere alone', async () => {
+    const tokens = new FakeTokens();
+    const { http, seen } = client(tokens, () => 200);
+    await firstValueFrom(http.get('/users', { headers: { Authorization: 'Bearer stale' } }));
+    await firstValueFrom(http.get('https://other.example.org/', { headers: { Authorization: 'Basic theirs' } }));
+    expect(seen.map((s) => s.authorization)).toEqual(['Bearer at-0', 'Basic theirs']);
+  });
+
+  it('50 parallel 401s cause exactly one refresh, then every request is replayed once with the new token', async () => {
+    const tokens = new FakeTokens();
+    const gate = deferred<void>();
+    tokens.gate = gate.promise;
+    const all401 = deferred<void>();
+    let rejected = 0;
+    const { http, seen } = client(tokens, (request) => {
+      if (request.authorization !== 'Bearer at-0') return 200;
+      if (++rejected === 50) all401.resolve();
+      return 401;
+    });
+    const calls = Array.from({ length: 50 }, (_, i) => firstValueFrom(http.get(`/items/${i}`)));
+    await all401.promise;
+    gate.resolve();
+    const responses = await Promise.all(calls);
+    expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200));
+    expect(tokens.refreshes).toBe(1);
+    expect(seen).toHaveLength(100);
+    expect(seen.slice(50).every((s) => s.authorization === 'Bearer at-1')).toBe(true);
+  });
+
+  it('a 401 for a token that was rotated meanwhile is replayed without another refresh', async () => {
+    const tokens = new FakeTokens();
+    const { http, seen } = client(tokens, (request) => {
+      if (request.authorization === 'Bearer at-0') {
+        tokens.token = 'rotated-elsewhere';
+        return 401;
+      }
+      return 200;
+    });
+    const response = await firstValueFrom(http.get('/users'));
+    expect(response.status).toBe(200);
+    expect(tokens.refreshes).toBe(0);
+    expect(seen.map((s) => s.authorization)).toEqual(['Bearer at-0', 'Bearer rotated-elsewhere']);
+  });
+
+  it('a second 401 goes back to the caller: one refresh, one replay', async () => {
+    const tokens = new FakeTokens();
+    const { http, seen } = client(tokens, () => 401);
+    const error = await rejectionOf(firstValueFrom(http.get('/users')));
+    expect((error as AxiosError).response?.status).toBe(401);
+    expect(tokens.refreshes).toBe(1);
+    expect(seen.map((s) => s.authorization)).toEqual(['Bearer at-0', 'Bearer at-1']);
+  });
+
+  it('with validateStatus accepting 401 the caller still gets the replayed response', async () => {
+    const tokens = new FakeTokens();
+    const { http } = client(tokens, rejectsFirstToken, { validateStatus: () => true });
+    const response = await firstValueFrom(http.get('/users'));
+    expect(response.status).toBe(200);
+    expect(tokens.refreshes).toBe(1);
+  });
+
+  it('when the refresh fails, every waiting request gets its original 401 and no more refreshes are tried', async () => {
+    const tokens = new FakeTokens();
+    tokens.failWith = new ReauthRequiredError('default');
+    const { http, seen } = client(tokens, () => 401);
+    const errors = await Promise.all(Array.from({ length: 5 }, () => rejectionOf(firstValueFrom(http.get('/users')))));
+    expect(errors.map((e) => (e as AxiosError).response?.status)).toEqual(Array(5).fill(401));
+    expect(tokens.refreshes).toBe(1);
+    expect(seen).toHaveLength(5);
+  });
+
+  it('does not replay a streamed body (it is gone): the 401 goes back', async () => {
+    const tokens = new FakeTokens();
+    const { http, seen } = client(tokens, () => 401);
+    const error = await rejectionOf(firstValueFrom(http.post('/upload', Readable.from(['chunk']))));
+    expect((error as AxiosError).response?.status).toBe(401);
+    expect(tokens.refreshes).toBe(0);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('replays a JSON body as it was sent', async () => {
+    const tokens = new FakeTokens();
+    const bodies: unknown[] = [];
+    const { http } = client(tokens, (seen, config) => {
+      bodies.push(config.data);
+      return seen.authorization === 'Bearer at-0' ? 401 : 201;
+    });
+    const response = await firstValueFrom(http.post('/items', { name: 'x' }));
+    expect(response.status).toBe(201);
+    expect(bodies).toEqual(['{"name":"x"}', '{"name":"x"}']);
+  });
+
+  it('other failures are not retried', async () => {
+    const tokens = new FakeTokens();
+    const { http, seen } = client(tokens, () => 403);
+    expect(((await rejectionOf(firstValueFrom(http.get('/users')))) as AxiosError).response?.status).toBe(403);
+    expect(tokens.refreshes).toBe(0);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('without a valid token the request fails with the typed error and is never sent', async () => {
+    const tokens = new FakeTokens();
+    tokens.token = undefined;
+    const { http, seen } = client(tokens, () => 200);
+    expect(await rejectionOf(firstValueFrom(http.get('/users')))).toBeInstanceOf(ReauthRequiredError);
+    expect(seen).toHaveLength(0);
+  });
+
+  it('the serialised AxiosError shows the header as redacted', async () => {
+    const tokens = new FakeTokens();
+    const { http } = client(tokens, () => 500, { redact: ['x-api-key'] });
+    const error = (await rejectionOf(firstValueFrom(http.get('/users', { headers: { 'X-Api-Key': 'k' } })))) as AxiosError;
+    const json = JSON.stringify(error.toJSON());
+    expect(json).not.toContain('at-0');
+    expect(json).not.toContain('"k"');
+  });
+});
+
+describe('keepTokenOnOrigin (redirects)', () => {
+  const origin = 'https://api.example.com';
+  const details = { headers: {}, statusCode: 302 } as never;
+  const request = { url: `${origin}/a`, method: 'GET', headers: {} } as never;
+
+  it('drops Authorization when a redirect leaves the origin, then runs the caller hook', () => {
+    const calls: string[] = [];
+    const guard = keepTokenOnOrigin(origin, (options) => calls.push(String(options.href)));
+    const options = { href: 'https://x.api.example.com/b', headers: { authorization: 'Bearer at-0', accept: '*/*' } };
+    guard(options, details, request);
+    expect(options.headers).toEqual({ accept: '*/*' });
+    expect(calls).toEqual(['https://x.api.example.com/b']);
+  });
+
+  it('keeps it on the same origin', () => {
+    const options = { href: `${origin}/b`, headers: { Authorization: 'Bearer at-0' } };
+    keepTokenOnOrigin(origin, undefined)(options, details, request);
+    expect(options.headers).toEqual({ Authorization: 'Bearer at-0' });
+  });
+});

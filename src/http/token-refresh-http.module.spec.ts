@@ -1,0 +1,168 @@
+import { type HttpService } from '@nestjs/axios';
+import { Injectable, Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { Test } from '@nestjs/testing';
+import { AxiosError, type AxiosAdapter, type AxiosResponse } from 'axios';
+import { firstValueFrom } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, FakeOAuthClient } from '../../test/support/fake-oauth-client';
+import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { TokenRefreshModule } from '../token-refresh.module';
+import { TokenRefreshService } from '../token-refresh.service';
+import { getTokenRefreshToken } from '../token-refresh.constants';
+import { InjectTokenRefreshHttp, getTokenRefreshHttpToken } from './token-refresh-http.constants';
+import { TokenRefreshHttpModule } from './token-refresh-http.module';
+import { type TokenRefreshHttpModuleOptions } from './token-refresh-http.options';
+
+const BASE = 'https://api.example.com';
+const tokens = { accessToken: 'a', refreshToken: 'r', expiresIn: 3600 };
+
+/**
+ * Answers 401 to any Authorization in `rejected`, 200 otherwise, and records what it got.
+ * With `holdRejections: n`, no 401 is sent before n requests have earned one: a real storm.
+ */
+function fakeNetwork(
+  rejected: Set<string>,
+  holdRejections = 0,
+): { adapter: AxiosAdapter; authorizations: (string | undefined)[] } {
+  const authorizations: (string | undefined)[] = [];
+  const storm = deferred<void>();
+  let rejections = 0;
+  if (holdRejections === 0) storm.resolve();
+  const adapter: AxiosAdapter = async (config) => {
+    const authorization = config.headers.get('Authorization') as string | undefined;
+    authorizations.push(authorization);
+    const status = authorization !== undefined && rejected.has(authorization) ? 401 : 200;
+    if (status === 401) {
+      if (++rejections === holdRejections) storm.resolve();
+      await storm.promise;
+    }
+    const response: AxiosResponse = { status, statusText: '', data: 'ok', headers: {}, config, request: {} };
+    if (status === 401) throw new AxiosError('Request failed with status code 401', 'ERR_BAD_REQUEST', config, {}, response);
+    return response;
+  };
+  return { adapter, authorizations };
+}
+
+@Injectable()
+class Consumer {
+  constructor(
+    @InjectTokenRefreshHttp() readonly api: HttpService,
+    @InjectTokenRefreshHttp('crm') readonly crm: HttpService,
+  ) {}
+}
+
+describe('TokenRefreshHttpModule', () => {
+  const closers: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    while (closers.length) await closers.pop()!();
+  });
+
+  async function compile(imports: unknown[], providers: unknown[] = []) {
+    const moduleRef = await Test.createTestingModule({
+      imports: [ScheduleModule.forRoot(), ...(imports as never[])],
+      providers: providers as never[],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    closers.push(() => app.close());
+    await app.init();
+    return app;
+  }
+
+  it('each registration gets its own HttpService that sends its own token', async () => {
+    const network = fakeNetwork(new Set());
+    const app = await compile(
+      [
+        TokenRefreshModule.forRoot({ oauthClient: new FakeOAuthClient() }),
+        TokenRefreshModule.forRoot({ name: 'crm', oauthClient: new FakeOAuthClient() }),
+        TokenRefreshHttpModule.register({ baseURL: BASE, adapter: network.adapter }),
+        TokenRefreshHttpModule.register({ name: 'crm', baseURL: 'https://crm.example.com', adapter: network.adapter }),
+      ],
+      [Consumer],
+    );
+    await app.get(TokenRefreshService).start(tokens);
+    await app.get<TokenRefreshService>(getTokenRefreshToken('crm')).start({ ...tokens, accessToken: 'crm-a', tokenType: 'bearer' });
+    const consumer = app.get(Consumer);
+    expect(consumer.api).not.toBe(consumer.crm);
+    expect(app.get(getTokenRefreshHttpToken())).toBe(consumer.api);
+    await firstValueFrom(consumer.api.get('/x'));
+    await firstValueFrom(consumer.crm.get('/y'));
+    await firstValueFrom(consumer.crm.get(`${BASE}/z`));
+    expect(network.authorizations).toEqual(['Bearer a', 'Bearer crm-a', undefined]);
+  });
+
+  it('a 401 storm through the real service makes one refresh request; each request is replayed once', async () => {
+    const network = fakeNetwork(new Set(['Bearer a']), 20);
+    const client = new FakeOAuthClient();
+    const app = await compile([
+      TokenRefreshModule.forRoot({ oauthClient: client }),
+      TokenRefreshHttpModule.register({ baseURL: BASE, adapter: network.adapter }),
+    ]);
+    await app.get(TokenRefreshService).start(tokens);
+    const api = app.get<HttpService>(getTokenRefreshHttpToken());
+    const responses = await Promise.all(Array.from({ length: 20 }, () => firstValueFrom(api.get('/x'))));
+    expect(responses.every((r) => r.status === 200)).toBe(true);
+    expect(client.calls).toBe(1);
+    expect(network.authorizations.filter((a) => a === 'Bearer a')).toHaveLength(20);
+    expect(network.authorizations.filter((a) => a === 'Bearer at-1')).toHaveLength(20);
+  });
+
+  it('registerAsync takes its config from a factory with injected providers', async () => {
+    const network = fakeNetwork(new Set());
+    @Module({ providers: [{ provide: 'API_URL', useValue: BASE }], exports: ['API_URL'] })
+    class ConfigModule {}
+    const app = await compile([
+      TokenRefreshModule.forRoot({ oauthClient: new FakeOAuthClient() }),
+      TokenRefreshHttpModule.registerAsync({
+        imports: [ConfigModule],
+        inject: ['API_URL'],
+        useFactory: (baseURL: string) => ({ baseURL, adapter: network.adapter }),
+      }),
+    ]);
+    await app.get(TokenRefreshService).start(tokens);
+    await firstValueFrom(app.get<HttpService>(getTokenRefreshHttpToken()).get('/x'));
+    expect(network.authorizations).toEqual(['Bearer a']);
+  });
+
+  it('fails the bootstrap when no TokenRefreshModule registration has the name', async () => {
+    const error = await compile([
+      TokenRefreshModule.forRoot({ oauthClient: new FakeOAuthClient() }),
+      TokenRefreshHttpModule.register({ name: 'missing', baseURL: BASE }),
+    ]).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(TokenRefreshConfigError);
+    expect((error as Error).message).toContain('"missing"');
+  });
+
+  it.each([
+    [{ baseURL: '' }, 'baseURL'],
+    [{ baseURL: 'not a url' }, 'baseURL'],
+    [{ baseURL: 'http://api.example.com' }, 'baseURL'],
+    [{ baseURL: 'https://user:pass@api.example.com' }, 'baseURL'],
+    [{ baseURL: BASE, headers: { authorization: 'Bearer mine' } }, 'headers'],
+    [{ baseURL: BASE, headers: { common: { Authorization: 'Bearer mine' } } }, 'headers'],
+    [{ baseURL: BASE, auth: { username: 'u', password: 'p' } }, 'auth'],
+  ])('rejects options that could leak the token (%o)', async (options, option) => {
+    const error = await compile([
+      TokenRefreshModule.forRoot({ oauthClient: new FakeOAuthClient() }),
+      TokenRefreshHttpModule.register(options as TokenRefreshHttpModuleOptions),
+    ]).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(TokenRefreshConfigError);
+    expect((error as TokenRefreshConfigError).option).toBe(option);
+    expect((error as Error).message).not.toContain('pass');
+    expect((error as Error).message).not.toContain('mine');
+  });
+
+  it('allows plain http on a loopback host', async () => {
+    const app = await compile([
+      TokenRefreshModule.forRoot({ oauthClient: new FakeOAuthClient() }),
+      TokenRefreshHttpModule.register({ baseURL: 'http://127.0.0.1:9/api' }),
+    ]);
+    expect(app.get(getTokenRefreshHttpToken())).toBeDefined();
+  });
+});

@@ -1,0 +1,66 @@
+import { type HttpModuleOptions } from '@nestjs/axios';
+import { type FactoryProvider, type ModuleMetadata } from '@nestjs/common';
+import { isLoopbackHost } from '../oauth/http-oauth-client.options';
+import { TokenRefreshConfigError } from '../token-refresh.errors';
+
+/** axios settings for the authenticated client; `baseURL` is required and names the one origin that gets the token. */
+export type TokenRefreshHttpConfig = Omit<HttpModuleOptions, 'baseURL' | 'global'> & {
+  /** https, or http on a loopback host only (RFC 6750 section 5.3: bearer tokens need TLS). */
+  baseURL: string;
+};
+
+export type TokenRefreshHttpModuleOptions = TokenRefreshHttpConfig & {
+  /** The TokenRefreshModule registration whose token is sent. Default `'default'`. */
+  name?: string;
+  /** Make the HttpService injectable in every module. */
+  global?: boolean;
+};
+
+export interface TokenRefreshHttpModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  name?: string;
+  global?: boolean;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same signature as every Nest useFactory
+  useFactory: (...args: any[]) => TokenRefreshHttpConfig | Promise<TokenRefreshHttpConfig>;
+  inject?: FactoryProvider['inject'];
+}
+
+export interface ValidatedHttpConfig {
+  config: TokenRefreshHttpConfig;
+  /** `new URL(baseURL).origin`. */
+  allowedOrigin: string;
+}
+
+/**
+ * Checks what would let the token go somewhere it should not: a missing or insecure baseURL,
+ * or an Authorization of the caller's own (it would be sent to every other origin).
+ * Messages never echo values: a URL's query or a header could hold a secret.
+ */
+export function validateTokenRefreshHttpConfig(config: TokenRefreshHttpConfig): ValidatedHttpConfig {
+  const fail = (option: string, message: string): never => {
+    throw new TokenRefreshConfigError(option, `TokenRefreshHttpModule ${option} ${message}`);
+  };
+  if (typeof config !== 'object' || config === null) return fail('options', 'must be an object');
+  const { baseURL } = config;
+  if (typeof baseURL !== 'string' || baseURL.trim() === '') return fail('baseURL', 'must be a non-empty URL string');
+  let url: URL;
+  try {
+    url = new URL(baseURL);
+  } catch {
+    return fail('baseURL', 'is not a valid absolute URL');
+  }
+  if (url.username || url.password) fail('baseURL', 'must not contain credentials');
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    fail('baseURL', `must use https (http is allowed only on a loopback host, got ${url.protocol}//${url.hostname})`);
+  }
+  if (hasAuthorization(config.headers)) fail('headers', 'must not set Authorization: it is set per request from the token');
+  if (config.auth !== undefined) fail('auth', 'must not be set: Authorization is set per request from the token');
+  return { config, allowedOrigin: url.origin };
+}
+
+/** Top level and the per-method buckets (`common`, `get`, ...) axios merges in. */
+function hasAuthorization(headers: unknown, depth = 0): boolean {
+  if (typeof headers !== 'object' || headers === null) return false;
+  return Object.entries(headers).some(
+    ([key, value]) => key.toLowerCase() === 'authorization' || (depth === 0 && hasAuthorization(value, 1)),
+  );
+}
