@@ -1,0 +1,67 @@
+import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { EventEmitterModule } from '@nestjs/event-emitter';
+import { ScheduleModule } from '@nestjs/schedule';
+import { TerminusModule } from '@nestjs/terminus';
+import { type HttpOAuthClientOptions, InMemoryTokenStore, TokenRefreshModule } from '../../src';
+import { TokenRefreshHealthModule } from '../../src/health';
+import { TokenRefreshHttpModule } from '../../src/http';
+import { DemoController } from './demo.controller';
+import { HealthController } from './health.controller';
+import { RefreshEventsListener } from './refresh-events.listener';
+import { TokenStatusController } from './token-status.controller';
+
+export interface ExampleAppConfig {
+  /** The authorization server's token endpoint and this app's client credentials. */
+  oauth: HttpOAuthClientOptions;
+  /** The first tokens, as a login would hand them over. */
+  initialTokens: { accessToken: string; refreshToken: string; tokenType?: string; expiresIn: number };
+  /** Origin (and path prefix) of the protected API: the only place the token is sent. */
+  apiBaseUrl: string;
+  /** Runs after the token refresh has stopped, e.g. to close servers the app depends on. */
+  onShutdown?: () => Promise<void>;
+}
+
+const EXAMPLE_CONFIG = Symbol('example-app-config');
+
+@Injectable()
+class ShutdownHooks implements OnApplicationShutdown {
+  constructor(@Inject(EXAMPLE_CONFIG) private readonly config: ExampleAppConfig) {}
+
+  // On (not before) shutdown: TokenRefreshService stops before, and may still need the servers.
+  async onApplicationShutdown(): Promise<void> {
+    await this.config.onShutdown?.();
+  }
+}
+
+@Module({})
+export class AppModule {}
+
+/** The example's root module; e2e tests build the same one against servers they start. */
+export function createAppModule(config: ExampleAppConfig): DynamicModule {
+  const { initialTokens } = config;
+  return {
+    module: AppModule,
+    imports: [
+      // TokenRefreshModule schedules in the app's SchedulerRegistry and emits through its EventEmitter2.
+      ScheduleModule.forRoot(),
+      EventEmitterModule.forRoot(),
+      TerminusModule.forRoot(),
+      TokenRefreshHealthModule,
+      TokenRefreshModule.forRoot({
+        oauth: config.oauth,
+        refreshThreshold: 60_000,
+        // autoStart reads the store at bootstrap; seeding it stands in for a store that survived a restart.
+        tokenStore: new InMemoryTokenStore({
+          accessToken: initialTokens.accessToken,
+          refreshToken: initialTokens.refreshToken,
+          tokenType: initialTokens.tokenType ?? 'Bearer',
+          expiresAt: new Date(Date.now() + initialTokens.expiresIn * 1000),
+        }),
+        autoStart: true,
+      }),
+      TokenRefreshHttpModule.register({ baseURL: config.apiBaseUrl, timeout: 5_000 }),
+    ],
+    controllers: [TokenStatusController, HealthController, DemoController],
+    providers: [RefreshEventsListener, ShutdownHooks, { provide: EXAMPLE_CONFIG, useValue: config }],
+  };
+}
