@@ -1,0 +1,158 @@
+/**
+ * Shared pieces of the benchmarks: how a manager is built without Nest (as in
+ * refresh-manager.spec.ts), percentiles, sleeps and number formatting.
+ */
+import { arch, availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { InMemoryTokenStore } from '../src/core/in-memory-token.store';
+import { InProcessRefreshLock } from '../src/core/in-process-refresh.lock';
+import { resolveSettings } from '../src/core/options-validation';
+import { type EventSink, NodeTimers, type TimerKind, type TimerPort } from '../src/core/ports';
+import { TokenRefreshManager } from '../src/core/refresh-manager';
+import { type OAuthClient } from '../src/interfaces/oauth-client.interface';
+import { type TokenRefreshModuleOptions } from '../src/interfaces/token-refresh-options.interface';
+import { silentLogger } from '../test/support/fake-oauth-client';
+import { type Row } from './report';
+
+/** What every *.bench.ts returns to run.ts: its table rows and its raw figures for results.json. */
+export interface SectionResult {
+  key: string;
+  title: string;
+  rows: Row[];
+  data: Record<string, unknown>;
+}
+
+export interface ManagerSetup {
+  client: OAuthClient;
+  options?: Partial<TokenRefreshModuleOptions>;
+  timers?: TimerPort;
+  events?: EventSink;
+  name?: string;
+  /** Jitter source; default Math.random, as in production. */
+  random?: () => number;
+}
+
+/** A TokenRefreshManager wired the way refresh-manager.spec.ts `setup()` does it, with plain Node timers. */
+export function buildManager(setup: ManagerSetup): TokenRefreshManager {
+  const { client, options = {}, timers = new NodeTimers(), events, name, random } = setup;
+  return new TokenRefreshManager({
+    settings: resolveSettings({ oauthClient: client, ...options }, name),
+    client,
+    store: new InMemoryTokenStore(),
+    lock: new InProcessRefreshLock(),
+    timers,
+    events,
+    logger: silentLogger,
+    random,
+  });
+}
+
+/**
+ * Plain Node timers, except that the exact-time refresh timeout is never armed: the refresh
+ * is left to the callers, as when the event loop was stalled or the process suspended past
+ * refreshAt. The worst case for single-flight: callers, not the timer, find the token due.
+ */
+export class CallerDrivenTimers implements TimerPort {
+  readonly #inner = new NodeTimers();
+  setTimeout(kind: Exclude<TimerKind, 'check'>, callback: () => void, delay: number): void {
+    if (kind === 'refresh') return;
+    this.#inner.setTimeout(kind, callback, delay);
+  }
+  setInterval(kind: 'check', callback: () => void, every: number): void {
+    this.#inner.setInterval(kind, callback, every);
+  }
+  clear(kind: TimerKind): void {
+    this.#inner.clear(kind);
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Nearest-rank percentile (p in 0..100) of unsorted values. */
+export function percentile(values: ArrayLike<number>, p: number): number {
+  const sorted = Array.from(values).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1];
+}
+
+export function median(values: ArrayLike<number>): number {
+  return percentile(values, 50);
+}
+
+export interface Distribution {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+  min: number;
+}
+
+export function distribution(values: ArrayLike<number>): Distribution {
+  const list = Array.from(values);
+  return {
+    count: list.length,
+    p50: percentile(list, 50),
+    p99: percentile(list, 99),
+    max: list.length ? Math.max(...list) : Number.NaN,
+    min: list.length ? Math.min(...list) : Number.NaN,
+  };
+}
+
+export function round(value: number, digits = 2): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+/** "1.23 ms", "45.6 ms", "12.3 s". */
+export function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return String(ms);
+  if (Math.abs(ms) >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (Math.abs(ms) >= 100) return `${ms.toFixed(0)} ms`;
+  if (Math.abs(ms) >= 10) return `${ms.toFixed(1)} ms`;
+  return `${ms.toFixed(2)} ms`;
+}
+
+export function fmtNs(ns: number): string {
+  return `${ns.toFixed(1)} ns`;
+}
+
+export function fmtBytes(bytes: number): string {
+  if (Math.abs(bytes) >= 10 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${Math.round(bytes)} B`;
+}
+
+export function fmtInt(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+export interface MachineInfo {
+  cpuModel: string;
+  cores: number;
+  availableParallelism: number;
+  node: string;
+  v8: string;
+  platform: string;
+  arch: string;
+  osRelease: string;
+  totalMemoryGiB: number;
+  exposeGc: boolean;
+  /** 1-minute load average when the run started: other work on the machine skews the figures. */
+  loadAverage1mAtStart: number;
+}
+
+export function machineInfo(): MachineInfo {
+  const list = cpus();
+  return {
+    cpuModel: list[0]?.model.trim() ?? 'unknown',
+    cores: list.length,
+    availableParallelism: availableParallelism(),
+    node: process.version,
+    v8: process.versions.v8,
+    platform: platform(),
+    arch: arch(),
+    osRelease: release(),
+    totalMemoryGiB: round(totalmem() / 1024 ** 3, 1),
+    exposeGc: typeof globalThis.gc === 'function',
+    loadAverage1mAtStart: round(loadavg()[0], 2),
+  };
+}
