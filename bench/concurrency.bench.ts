@@ -33,7 +33,7 @@ import { StubTokenEndpoint } from './token-endpoint-stub';
 
 const SIZES = [1, 100, 10_000] as const;
 const ENDPOINT_DELAY_MS = 5;
-/** Token lifetime in the due-token runs: due (half-life) after 100 ms, still valid until 200 ms. */
+/** Token lifetime in the due-token runs: due (half-life) after 100 ms, callers wait from 150 ms, valid until 200 ms. */
 const SHORT_TOKEN_S = 0.2;
 const WARMUP_BURSTS = 3;
 const REPEATS = 3;
@@ -90,12 +90,18 @@ function roundDist(d: Distribution): Distribution {
   return { count: d.count, p50: round(d.p50, 3), p99: round(d.p99, 3), max: round(d.max, 3), min: round(d.min, 3) };
 }
 
-/** A started manager whose token is due and whose refresh timer never fires: the callers must refresh. */
+/**
+ * A started manager whose token is due and close to expiry (past the point where callers stop
+ * taking the held token and wait for the refresh), and whose refresh timer never fires: the
+ * callers themselves must trigger and share the refresh.
+ */
 async function dueManager(client: OAuthClient) {
   const manager = buildManager({ client, timers: new CallerDrivenTimers() });
   await manager.start({ accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: SHORT_TOKEN_S });
   const refreshAt = manager.getRefreshStatus().refreshAt!.getTime();
-  await sleep(Math.max(0, refreshAt - Date.now()) + 2);
+  const expiresAt = manager.getExpiresAt()!.getTime();
+  const waitFrom = expiresAt - (expiresAt - refreshAt) / 2;
+  await sleep(Math.max(0, waitFrom - Date.now()) + 2);
   const status = manager.getRefreshStatus();
   if (!status.needsRefresh || status.state !== 'idle') throw new Error(`concurrency: token not due (state ${status.state})`);
   return manager;
