@@ -3,32 +3,33 @@
  * through Redis (127.0.0.1:6379), against the in-process oidc-provider (rotating refresh tokens,
  * reuse detection on).
  *
- * Reuses the cluster tests' forked worker (test/cluster/cluster-worker.cjs), read-only: src is
- * compiled for it with tsconfig.build.json into dist-bench/cluster-src; each worker is a Nest
- * application context with TokenRefreshModule on RedisTokenStore + RedisRefreshLock. The bench seeds one grant into Redis, starts the four, lets ROTATIONS
- * rotations happen (4-second access tokens, so each is due 2 s after issue, at nearly the same
- * instant in every process) and reads the authorization server's own counters.
+ * Reuses the cluster tests' forked worker (test/cluster/cluster-worker.cjs) and its driver
+ * (test/support/cluster-harness.ts), read-only: src is compiled for it with tsconfig.build.json
+ * into a directory of its own under node_modules/.cache, removed afterwards; each worker is a
+ * Nest application context with TokenRefreshModule on RedisTokenStore + RedisRefreshLock. The
+ * bench seeds one grant into Redis, starts the four, lets ROTATIONS rotations happen (4-second
+ * access tokens, so each is due 2 s after issue, at nearly the same instant in every process)
+ * and reads the authorization server's own counters.
  *
  * Anything missing (src/redis, the worker, Redis) or failing before the measurement prints the
  * row as "pending (Redis issue)" with the reason; the rest of the run is unaffected.
  */
-import { type ChildProcess, execFile, fork } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { startAuthorizationServer, type AuthorizationServer } from '../examples/auth-server/authorization-server';
+import {
+  ClusterWorker,
+  compileForWorkers,
+  REPO_ROOT,
+  WORKER_SCRIPT,
+  type WorkerConfig,
+  type WorkerMessage,
+} from '../test/support/cluster-harness';
 import { deleteKeys, ping, randomKeyPrefix, REDIS_URL, testConnection } from '../test/support/redis-test-server';
 import { type Row } from './report';
 import { type SectionResult, sleep } from './support';
 
-/** The repository root: this file runs compiled from dist-bench/bench/. */
-const ROOT = resolve(__dirname, '..', '..');
-const WORKER_SCRIPT = join(ROOT, 'test', 'cluster', 'cluster-worker.cjs');
-/** src compiled for the workers (Nest needs decorator metadata), inside dist-bench so it is cleaned with it. */
-const WORKER_DIST = join(ROOT, 'dist-bench', 'cluster-src');
 const PROCESSES = 4;
 const ROTATIONS = 5;
 const ACCESS_TOKEN_TTL_S = 4;
@@ -42,114 +43,14 @@ interface CompiledRedis {
   ) => { save(tokens: { accessToken: string; refreshToken: string; tokenType: string; expiresAt: Date }): Promise<void>; close?(): Promise<void> };
 }
 
-/** What the worker reads from CLUSTER_WORKER_CONFIG (see test/cluster/cluster-worker.cjs). */
-interface WorkerConfig {
-  dist: string;
-  redisUrl: string;
-  keyPrefix: string;
-  tokenEndpoint: string;
-  clientId: string;
-  clientSecret: string;
-  oauthTimeout: number;
-  lease: number;
-  lockWaitTimeout: number;
-  checkInterval: number;
-}
-
-interface WorkerMessage {
-  type: string;
-  [key: string]: unknown;
-}
-
-/**
- * One forked test/cluster/cluster-worker.cjs, driven over IPC the way the cluster tests drive it.
- * (test/support/cluster-harness.ts does this for vitest, but locates the repository from its
- * own __dirname, which points into dist-bench/ once compiled; hence this small twin.)
- */
-class Worker {
-  readonly messages: WorkerMessage[] = [];
-  exited = false;
-  output = '';
-  readonly #child: ChildProcess;
-  readonly #listeners = new Set<() => void>();
-
-  constructor(
-    readonly name: string,
-    config: WorkerConfig,
-  ) {
-    this.#child = fork(WORKER_SCRIPT, [], {
-      cwd: ROOT,
-      env: { ...process.env, CLUSTER_WORKER_CONFIG: JSON.stringify(config), NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      serialization: 'json',
-    });
-    this.#child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString('utf8')));
-    this.#child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString('utf8')));
-    this.#child.on('message', (message: WorkerMessage) => {
-      this.messages.push(message);
-      this.#notify();
-    });
-    this.#child.on('exit', () => {
-      this.exited = true;
-      this.#notify();
-    });
-  }
-
-  events(name: string): Array<Record<string, unknown>> {
-    return this.messages.filter((m) => m.type === 'event' && m.event === name).map((m) => m.payload as Record<string, unknown>);
-  }
-
-  /** Sends (unless message is undefined) and resolves with the first later message of `type`. */
-  request(message: WorkerMessage | undefined, type: string, timeoutMs: number): Promise<WorkerMessage> {
-    const from = this.messages.length;
-    if (message && !this.exited) this.#child.send(message);
-    return new Promise((resolvePromise, reject) => {
-      const check = (): void => {
-        const found = this.messages.find((m, i) => i >= from && m.type === type);
-        const crash = this.messages.find((m) => m.type === 'crash');
-        if (found) finish(() => resolvePromise(found));
-        else if (crash) finish(() => reject(new Error(`${this.name} crashed: ${String(crash.message)}`)));
-        else if (this.exited) finish(() => reject(new Error(`${this.name} exited: ${this.output.slice(-500)}`)));
-      };
-      const finish = (settle: () => void): void => {
-        clearTimeout(timer);
-        this.#listeners.delete(check);
-        settle();
-      };
-      const timer = setTimeout(() => finish(() => reject(new Error(`${this.name}: no ${type} within ${timeoutMs} ms ${this.output.slice(-500)}`))), timeoutMs);
-      this.#listeners.add(check);
-      check();
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.exited) return;
-    const exited = once(this.#child, 'exit');
-    this.#child.send({ type: 'stop' });
-    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  }
-
-  #notify(): void {
-    for (const listener of [...this.#listeners]) listener();
-  }
-}
-
-async function compileForWorkers(): Promise<void> {
-  await rm(WORKER_DIST, { recursive: true, force: true });
-  const tsc = join(ROOT, 'node_modules', '.bin', 'tsc');
-  await promisify(execFile)(tsc, ['-p', 'tsconfig.build.json', '--outDir', WORKER_DIST, '--declaration', 'false', '--sourceMap', 'false'], { cwd: ROOT });
-}
-
 function firstLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split('\n').find((line) => line.trim() !== '')?.trim().slice(0, 160) ?? 'unknown error';
 }
 
 async function precondition(): Promise<string | undefined> {
-  if (!existsSync(join(ROOT, 'src', 'redis', 'index.ts'))) return 'src/redis/index.ts does not exist yet';
-  if (!existsSync(join(ROOT, 'test', 'cluster', 'cluster-worker.cjs'))) return 'test/cluster/cluster-worker.cjs does not exist yet';
+  if (!existsSync(join(REPO_ROOT, 'src', 'redis', 'index.ts'))) return 'src/redis/index.ts does not exist yet';
+  if (!existsSync(WORKER_SCRIPT)) return 'test/cluster/cluster-worker.cjs does not exist yet';
   const { hostname, port } = new URL(REDIS_URL);
   if (!(await ping(hostname || '127.0.0.1', Number(port || 6379), 2_000))) return `no Redis answers at ${REDIS_URL}`;
   return undefined;
@@ -170,15 +71,16 @@ export async function runCluster(): Promise<SectionResult> {
   if (missing) return pending(section, missing);
 
   let server: AuthorizationServer | undefined;
-  const workers: Worker[] = [];
+  const workers: ClusterWorker[] = [];
+  let compiled: { dist: string; remove: () => Promise<void> } | undefined;
   const keyPrefix = randomKeyPrefix('bench');
   let stage = 'compile src for the workers';
   try {
-    await compileForWorkers();
+    compiled = await compileForWorkers();
     stage = 'start the authorization server and seed Redis';
     server = await startAuthorizationServer({ accessTokenTtl: ACCESS_TOKEN_TTL_S });
     const grant = await server.issueTokens('basic');
-    const redisModule = (await import(pathToFileURL(join(WORKER_DIST, 'redis', 'index.js')).href)) as CompiledRedis;
+    const redisModule = (await import(pathToFileURL(join(compiled.dist, 'redis', 'index.js')).href)) as CompiledRedis;
     const seedConnection = redisModule.createRedisConnection(REDIS_URL);
     seedConnection.on('error', () => undefined);
     const seedStore = new redisModule.RedisTokenStore(seedConnection, { keyPrefix });
@@ -194,7 +96,7 @@ export async function runCluster(): Promise<SectionResult> {
     stage = 'boot the workers';
     const basic = server.clients.basic;
     const config: WorkerConfig = {
-      dist: WORKER_DIST,
+      dist: compiled.dist,
       redisUrl: REDIS_URL,
       keyPrefix,
       tokenEndpoint: server.tokenEndpoint,
@@ -205,13 +107,14 @@ export async function runCluster(): Promise<SectionResult> {
       lockWaitTimeout: 5_000,
       checkInterval: 60_000,
     };
-    workers.push(...Array.from({ length: PROCESSES }, (_, i) => new Worker(`worker-${i + 1}`, config)));
-    await Promise.all(workers.map((w) => w.request(undefined, 'booted', 30_000)));
+    // Spawned first and waited for after, so that cleanup stops every one even if a boot fails.
+    workers.push(...Array.from({ length: PROCESSES }, (_, i) => ClusterWorker.spawn(`worker-${i + 1}`, config)));
+    await Promise.all(workers.map((w) => w.waitFor((m) => m.type === 'booted', 30_000, 'booted')));
     server.resetStats();
     stage = 'start the workers';
     await Promise.all(workers.map((w) => w.request({ type: 'start' }, 'started', 15_000)));
   } catch (error) {
-    await cleanup(workers, server, keyPrefix);
+    await cleanup(workers, server, keyPrefix, compiled);
     return pending(section, `${stage} failed: ${firstLine(error)}`);
   }
 
@@ -232,15 +135,15 @@ export async function runCluster(): Promise<SectionResult> {
   );
   const seconds = Math.round((Date.now() - t0) / 100) / 10;
   const adoptions = workers.map((w) => {
-    const refreshed = w.events(REFRESHED);
+    const refreshed = w.eventsNamed(REFRESHED).map((e) => e.payload);
     return {
       worker: w.name,
       refreshedByRequest: refreshed.filter((e) => e.source === 'refresh').length,
       adoptedFromStore: refreshed.filter((e) => e.source === 'store').length,
-      failedEvents: w.events('token-refresh.refresh-failed').length,
+      failedEvents: w.eventsNamed('token-refresh.refresh-failed').length,
     };
   });
-  await cleanup(workers, server, keyPrefix);
+  await cleanup(workers, server, keyPrefix, compiled);
 
   const sameToken = statuses.every((s) => s.type === 'status' && s.accessToken === statuses[0].accessToken && typeof s.accessToken === 'string');
   const perRotation = snapshot.refreshSuccesses > 0 ? snapshot.refreshRequests / snapshot.refreshSuccesses : Number.POSITIVE_INFINITY;
@@ -273,8 +176,13 @@ export async function runCluster(): Promise<SectionResult> {
   };
 }
 
-async function cleanup(workers: Worker[], server: AuthorizationServer | undefined, keyPrefix: string): Promise<void> {
-  await Promise.all(workers.map((w) => w.stop().catch(() => undefined)));
+async function cleanup(
+  workers: ClusterWorker[],
+  server: AuthorizationServer | undefined,
+  keyPrefix: string,
+  compiled: { remove: () => Promise<void> } | undefined,
+): Promise<void> {
+  await Promise.all(workers.map((w) => w.stop(5_000).catch(() => undefined)));
   await server?.close().catch(() => undefined);
   const redis = testConnection();
   try {
@@ -284,5 +192,5 @@ async function cleanup(workers: Worker[], server: AuthorizationServer | undefine
   } finally {
     redis.disconnect();
   }
-  await rm(WORKER_DIST, { recursive: true, force: true });
+  await compiled?.remove();
 }

@@ -4,23 +4,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Redis } from 'ioredis';
 import { redactedInspect } from '../core/redaction';
 import { type RefreshLock, type RefreshLockHandle } from '../interfaces/refresh-lock.interface';
-import { RefreshAbortedError, RefreshLockError, TokenRefreshConfigError } from '../token-refresh.errors';
-import {
-  ConnectionMonitor,
-  createRedisConnection,
-  isRedisClient,
-  quit,
-  redisErrorCode,
-  withTimeout,
-} from './redis-connection';
-import { type RedisKeys, redisKeys } from './redis-keys';
+import { RefreshAbortedError, RefreshLockError } from '../token-refresh.errors';
+import { resolveRedisClientSource } from './redis-client-source';
+import { ConnectionMonitor, quit, redisErrorCode, withTimeout } from './redis-connection';
+import { type RedisKeys } from './redis-keys';
 import { RELEASE_IF_OWNER, RENEW_IF_OWNER } from './redis-scripts';
 import {
   type RedisRefreshLockOptions,
   type RedisUrlOptions,
   type ResolvedLockOptions,
   resolveLockOptions,
-  validateRedisUrl,
 } from './redis.options';
 
 /**
@@ -56,26 +49,18 @@ export class RedisRefreshLock implements RefreshLock, OnApplicationShutdown {
     redisOrOptions: Redis | (RedisRefreshLockOptions & RedisUrlOptions),
     maybeOptions?: RedisRefreshLockOptions,
   ) {
-    const byUrl = !isRedisClient(redisOrOptions);
-    // Nest builds a class given as an option with no arguments: say what to pass instead.
-    if (byUrl && (redisOrOptions === null || typeof redisOrOptions !== 'object')) {
-      throw new TokenRefreshConfigError(
-        'lock',
+    const source = resolveRedisClientSource(redisOrOptions, maybeOptions, {
+      path: 'lock',
+      notAnInstanceMessage:
         'RedisRefreshLock needs a connection or a URL: pass lock: new RedisRefreshLock(redis, { keyPrefix }) or new RedisRefreshLock({ url, keyPrefix }), not the class',
-      );
-    }
-    const options = byUrl ? (redisOrOptions as RedisRefreshLockOptions & RedisUrlOptions) : maybeOptions;
-    this.#options = resolveLockOptions(options, 'lock');
+      label: 'refresh lock',
+      resolveOptions: resolveLockOptions,
+    });
+    this.#redis = source.redis;
+    this.#ownsConnection = source.ownsConnection;
+    this.#options = source.options;
+    this.#keys = source.keys;
     this.keyPrefix = this.#options.keyPrefix;
-    this.#keys = redisKeys(this.keyPrefix);
-    if (byUrl) {
-      const { url, redisOptions } = redisOrOptions as RedisUrlOptions;
-      this.#redis = createRedisConnection(validateRedisUrl(url, 'lock'), redisOptions, `refresh lock "${this.keyPrefix}"`);
-      this.#ownsConnection = true;
-    } else {
-      this.#redis = redisOrOptions as Redis;
-      this.#ownsConnection = false;
-    }
     this.#monitor = new ConnectionMonitor(this.#redis);
   }
 

@@ -4,16 +4,10 @@ import { type Redis } from 'ioredis';
 import { redactedInspect } from '../core/redaction';
 import { type TokenPair } from '../interfaces/token-pair.interface';
 import { type StoredTokens, type TokenStore } from '../interfaces/token-store.interface';
-import { TokenRefreshConfigError, TokenStoreError } from '../token-refresh.errors';
-import {
-  ConnectionMonitor,
-  createRedisConnection,
-  isRedisClient,
-  quit,
-  redisErrorCode,
-  withTimeout,
-} from './redis-connection';
-import { type RedisKeys, redisKeys } from './redis-keys';
+import { TokenStoreError } from '../token-refresh.errors';
+import { resolveRedisClientSource } from './redis-client-source';
+import { ConnectionMonitor, quit, redisErrorCode, withTimeout } from './redis-connection';
+import { type RedisKeys } from './redis-keys';
 import { SAVE_IF_NOT_OLDER } from './redis-scripts';
 import {
   encodeAnnouncement,
@@ -26,7 +20,6 @@ import {
   type RedisUrlOptions,
   type ResolvedStoreOptions,
   resolveStoreOptions,
-  validateRedisUrl,
 } from './redis.options';
 
 type Listener = (tokens: TokenPair) => void;
@@ -71,26 +64,18 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
     redisOrOptions: Redis | (RedisTokenStoreOptions & RedisUrlOptions),
     maybeOptions?: RedisTokenStoreOptions,
   ) {
-    const byUrl = !isRedisClient(redisOrOptions);
-    // Nest builds a class given as an option with no arguments: say what to pass instead.
-    if (byUrl && (redisOrOptions === null || typeof redisOrOptions !== 'object')) {
-      throw new TokenRefreshConfigError(
-        'tokenStore',
+    const source = resolveRedisClientSource(redisOrOptions, maybeOptions, {
+      path: 'tokenStore',
+      notAnInstanceMessage:
         'RedisTokenStore needs a connection or a URL: pass tokenStore: new RedisTokenStore(redis, { keyPrefix }) or new RedisTokenStore({ url, keyPrefix }), not the class',
-      );
-    }
-    const options = byUrl ? (redisOrOptions as RedisTokenStoreOptions & RedisUrlOptions) : maybeOptions;
-    this.#options = resolveStoreOptions(options, 'tokenStore');
+      label: 'token store',
+      resolveOptions: resolveStoreOptions,
+    });
+    this.#redis = source.redis;
+    this.#ownsConnection = source.ownsConnection;
+    this.#options = source.options;
+    this.#keys = source.keys;
     this.keyPrefix = this.#options.keyPrefix;
-    this.#keys = redisKeys(this.keyPrefix);
-    if (byUrl) {
-      const { url, redisOptions } = redisOrOptions as RedisUrlOptions;
-      this.#redis = createRedisConnection(validateRedisUrl(url, 'tokenStore'), redisOptions, `token store "${this.keyPrefix}"`);
-      this.#ownsConnection = true;
-    } else {
-      this.#redis = redisOrOptions as Redis;
-      this.#ownsConnection = false;
-    }
     this.#monitor = new ConnectionMonitor(this.#redis, { onRecovered: () => this.#requestResync(true) });
   }
 

@@ -1,24 +1,53 @@
 import { type ChildProcess, execFile, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
-const ROOT = resolve(__dirname, '..', '..');
-const WORKER_SCRIPT = join(ROOT, 'test', 'cluster', 'cluster-worker.cjs');
+const PACKAGE_NAME = 'nestjs-token-refresh';
+
+/**
+ * The nearest directory at or above `from` whose package.json is named `packageName`. This
+ * file runs from test/support/ under vitest and from dist-bench/test/support/ in the bench.
+ */
+export function findRepoRoot(from: string, packageName = PACKAGE_NAME): string {
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
+    if (packageNameIn(dir) === packageName) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json named "${packageName}" at or above ${from}`);
+  }
+}
+
+function packageNameIn(dir: string): unknown {
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name;
+  } catch {
+    return undefined;
+  }
+}
+
+export const REPO_ROOT = findRepoRoot(__dirname);
+export const WORKER_SCRIPT = join(REPO_ROOT, 'test', 'cluster', 'cluster-worker.cjs');
 
 /**
  * Compiles src (CommonJS, no declarations) for the worker processes into a directory of
  * its own under node_modules/.cache, never into dist/. Returns it and a cleanup.
  */
 export async function compileForWorkers(): Promise<{ dist: string; remove: () => Promise<void> }> {
-  const dist = join(ROOT, 'node_modules', '.cache', 'nestjs-token-refresh-cluster', `${process.pid}-${randomUUID()}`);
-  const tsc = join(ROOT, 'node_modules', '.bin', 'tsc');
-  await promisify(execFile)(tsc, ['-p', 'tsconfig.build.json', '--outDir', dist, '--declaration', 'false', '--sourceMap', 'false'], {
-    cwd: ROOT,
-  });
-  return { dist, remove: () => rm(dist, { recursive: true, force: true }) };
+  const dist = join(REPO_ROOT, 'node_modules', '.cache', 'nestjs-token-refresh-cluster', `${process.pid}-${randomUUID()}`);
+  const remove = (): Promise<void> => rm(dist, { recursive: true, force: true });
+  const tsc = join(REPO_ROOT, 'node_modules', '.bin', 'tsc');
+  try {
+    await promisify(execFile)(tsc, ['-p', 'tsconfig.build.json', '--outDir', dist, '--declaration', 'false', '--sourceMap', 'false'], {
+      cwd: REPO_ROOT,
+    });
+  } catch (error) {
+    // tsc emits even when it reports errors: leave nothing behind.
+    await remove();
+    throw error;
+  }
+  return { dist, remove };
 }
 
 export interface WorkerConfig {
@@ -76,16 +105,22 @@ export class ClusterWorker {
     });
   }
 
+  /** Forks the worker and waits for it to boot. */
   static async start(name: string, config: WorkerConfig): Promise<ClusterWorker> {
+    const worker = ClusterWorker.spawn(name, config);
+    await worker.waitFor((m) => m.type === 'booted', 20_000, 'boot');
+    return worker;
+  }
+
+  /** Forks the worker without waiting: it sends a 'booted' message once ready. */
+  static spawn(name: string, config: WorkerConfig): ClusterWorker {
     const child = fork(WORKER_SCRIPT, [], {
-      cwd: ROOT,
+      cwd: REPO_ROOT,
       env: { ...process.env, CLUSTER_WORKER_CONFIG: JSON.stringify(config), NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
     });
-    const worker = new ClusterWorker(name, child);
-    await worker.waitFor((m) => m.type === 'booted', 20_000, 'boot');
-    return worker;
+    return new ClusterWorker(name, child);
   }
 
   get pid(): number | undefined {
