@@ -29,7 +29,6 @@ export type TokenRefreshEventName = (typeof TokenRefreshEvents)[keyof typeof Tok
  * collide and tests can overrideProvider(getOAuthClientToken('crm')).
  */
 const PREFIX = 'nestjs-token-refresh';
-export const TOKEN_REFRESH_OPTIONS = `${PREFIX}:options`;
 export const OAUTH_CLIENT = `${PREFIX}:oauth-client`;
 export const TOKEN_STORE = `${PREFIX}:token-store`;
 export const REFRESH_LOCK = `${PREFIX}:refresh-lock`;

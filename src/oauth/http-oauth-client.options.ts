@@ -1,3 +1,5 @@
+import { isPlainObject } from '../core/guards';
+import { MAX_TIMER_DELAY } from '../core/refresh-schedule';
 import {
   type ClientAuthMethod,
   type HttpOAuthClientOptions,
@@ -6,8 +8,6 @@ import { TokenRefreshConfigError } from '../token-refresh.errors';
 
 export const DEFAULT_HTTP_OAUTH_TIMEOUT = 10_000;
 
-/** setTimeout overflows above this and fires at once. */
-const MAX_TIMEOUT = 2_147_483_647;
 
 const AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none'];
 
@@ -74,8 +74,8 @@ export function validateHttpOAuthClientOptions(
   }
 
   const timeout = options.timeout ?? DEFAULT_HTTP_OAUTH_TIMEOUT;
-  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0 || timeout > MAX_TIMEOUT) {
-    fail('timeout', `must be a positive number of ms, at most ${MAX_TIMEOUT}`);
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0 || timeout > MAX_TIMER_DELAY) {
+    fail('timeout', `must be a positive number of ms, at most ${MAX_TIMER_DELAY}`);
   }
 
   const extraParams: Record<string, string> = {};
@@ -133,6 +133,3 @@ export function isLoopbackHost(hostname: string): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

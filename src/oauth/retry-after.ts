@@ -1,5 +1,7 @@
+import { MAX_RETRY_AFTER } from '../core/backoff';
+
 /** Longest wait a server may ask for; beyond this a stale or hostile header would stall refreshes. */
-export const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
+export const MAX_RETRY_AFTER_MS = MAX_RETRY_AFTER;
 
 const MONTHS: Readonly<Record<string, number>> = {
   Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,

@@ -67,6 +67,17 @@ describe('parseTokenResponse: success (RFC 6749 section 5.1)', () => {
   });
 });
 
+describe('parseTokenResponse: a rotation is never thrown away', () => {
+  it('reads a missing token_type as Bearer when the body carries a new refresh token', () => {
+    expect(parseOk({ access_token: AT, refresh_token: 'rotated', expires_in: 60 })).toEqual({
+      accessToken: AT,
+      tokenType: 'Bearer',
+      refreshToken: 'rotated',
+      expiresIn: 60,
+    });
+  });
+});
+
 describe('parseTokenResponse: malformed success', () => {
   it.each([
     ['missing access_token', { token_type: 'Bearer' }, 'access_token is missing'],

@@ -1,3 +1,4 @@
+import { isPlainObject } from '../core/guards';
 import { type TokenPair } from '../interfaces/token-pair.interface';
 import {
   InvalidTokenResponseError,
@@ -61,7 +62,11 @@ export function parseTokenResponse(
 
 function toTokenPair(body: Record<string, unknown>): TokenPair {
   const accessToken = requiredString(body, 'access_token');
-  const tokenType = requiredString(body, 'token_type');
+  // token_type is required (section 5.1), but when the server has already rotated the refresh
+  // token, rejecting the body would lose it and make us spend the old one: read it as Bearer,
+  // as golang/oauth2 does.
+  const rotated = typeof body.refresh_token === 'string' && body.refresh_token !== '';
+  const tokenType = rotated && (body.token_type === undefined || body.token_type === null) ? 'Bearer' : requiredString(body, 'token_type');
   const pair: TokenPair = { accessToken, tokenType };
 
   const expiresIn = parseExpiresIn(body.expires_in);
@@ -181,10 +186,6 @@ function header(headers: ResponseHeaders, name: string): string | undefined {
     if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
   }
   return undefined;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A type name for messages: never the value itself. */
