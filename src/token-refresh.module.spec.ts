@@ -81,7 +81,38 @@ describe('TokenRefreshModule', () => {
     expect(await consumer.byClass.getAccessToken()).toBe('a');
     const registry = app.get(SchedulerRegistry);
     expect(registry.getIntervals().sort()).toEqual(['token-refresh:crm:check', 'token-refresh:default:check']);
+    // The exact refresh instant is armed too, per registration.
+    expect(registry.getTimeouts().sort()).toEqual(['token-refresh:crm:refresh', 'token-refresh:default:refresh']);
     expect(app.get(getOAuthClientToken('crm'))).toBe(crm);
+  });
+
+  it('isGlobal: true in forRoot makes a named registration visible to a module that does not import it', async () => {
+    @Injectable()
+    class Billing {
+      constructor(@InjectTokenRefresh('billing') readonly refresh: TokenRefreshService) {}
+    }
+    @Module({ providers: [Billing], exports: [Billing] })
+    class BillingModule {}
+    const app = await compile([
+      TokenRefreshModule.forRoot({ name: 'billing', oauthClient: new FakeOAuthClient(), isGlobal: true }),
+      BillingModule,
+    ]);
+    expect(app.get(Billing).refresh.name).toBe('billing');
+  });
+
+  it('without isGlobal a module that does not import the registration cannot inject it', async () => {
+    @Injectable()
+    class Billing {
+      constructor(@InjectTokenRefresh('billing') readonly refresh: TokenRefreshService) {}
+    }
+    @Module({ providers: [Billing] })
+    class BillingModule {}
+    const error = await Test.createTestingModule({
+      imports: [ScheduleModule.forRoot(), TokenRefreshModule.forRoot({ name: 'billing', oauthClient: new FakeOAuthClient() }), BillingModule],
+    })
+      .compile()
+      .then(() => undefined, (thrown: unknown) => thrown);
+    expect(String(error)).toMatch(/can't resolve dependencies of the Billing/i);
   });
 
   it('forRootAsync compiles with useFactory, useClass and useExisting', async () => {
