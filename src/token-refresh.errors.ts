@@ -213,8 +213,9 @@ export class TokenStoreError extends TokenRefreshError {
 }
 
 /**
- * Anything thrown by user code (a custom OAuth client, store or reauthenticate) that is not one of ours.
- * Treated as transient; the original is kept as `cause` because it is the user's own object.
+ * Anything thrown by user code (a custom OAuth client, store or reauthenticate) that is not one
+ * of ours. Treated as transient. Keeps only the original's name and message, scrubbed of the
+ * tokens we hold: its other fields (a request config, say) may carry secrets.
  */
 export class UnknownRefreshError extends TokenRefreshError {
   readonly code = 'unknown_error';

@@ -1,16 +1,25 @@
 import { TokenRefreshError, UnknownRefreshError } from '../token-refresh.errors';
 
+const REDACTED = '[redacted]';
+
 /**
- * Everything that reaches policy code is a TokenRefreshError. A foreign error (from a
- * user's own client or store) is wrapped as transient by name and message only: its other
- * fields may hold a request body or headers with secrets, so it is not kept.
+ * Everything that reaches policy code is a TokenRefreshError. A foreign error (from a user's
+ * own client, store or reauthenticate) becomes a transient UnknownRefreshError carrying its
+ * name and message only: its other fields may hold a request body or headers. The message is
+ * scrubbed of the token values we hold, since a careless client may quote them.
  */
-export function toRefreshError(error: unknown): TokenRefreshError {
+export function toRefreshError(error: unknown, secrets: readonly string[] = []): TokenRefreshError {
   if (error instanceof TokenRefreshError) return error;
   if (error instanceof Error) {
-    return new UnknownRefreshError(`${error.name}: ${truncate(error.message)}`);
+    return new UnknownRefreshError(`${error.name}: ${truncate(redact(error.message, secrets))}`);
   }
   return new UnknownRefreshError(`non-error thrown: ${typeof error}`);
+}
+
+function redact(text: string, secrets: readonly string[]): string {
+  let result = text;
+  for (const secret of secrets) if (secret.length >= 4) result = result.split(secret).join(REDACTED);
+  return result;
 }
 
 function truncate(text: string): string {

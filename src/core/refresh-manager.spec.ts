@@ -83,10 +83,10 @@ describe('TokenRefreshManager', () => {
     });
 
     it('start() without tokens loads them from the store; an empty store is a typed error', async () => {
-      const store = new InMemoryTokenStore();
+      const { manager: empty } = setup();
+      await expect(empty.start()).rejects.toBeInstanceOf(TokenRefreshStateError);
+      const store = new InMemoryTokenStore({ accessToken: 'stored', refreshToken: 'r', expiresAt: new Date(T0 + 3600_000) });
       const { manager } = setup({}, undefined, store);
-      await expect(manager.start()).rejects.toBeInstanceOf(TokenRefreshStateError);
-      await store.save({ accessToken: 'stored', refreshToken: 'r', tokenType: 'Bearer', expiresAt: new Date(T0 + 3600_000) });
       await manager.start();
       expect(await manager.getAccessToken()).toBe('stored');
       await manager.stop();
@@ -397,6 +397,122 @@ describe('TokenRefreshManager', () => {
       expect(events.named(TokenRefreshEvents.EXPIRED)).toHaveLength(1);
       expect(manager.peekAccessToken()).toBeUndefined();
       await manager.stop();
+    });
+  });
+
+  describe('review regressions', () => {
+    it('a zero backoff delay retries at once, not at the next check', async () => {
+      let failures = 1;
+      const client = new FakeOAuthClient((_rt, call) => {
+        if (failures-- > 0) throw new TokenEndpointHttpError(503);
+        return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 };
+      });
+      const events = new RecordingEvents();
+      const manager = new TokenRefreshManager({
+        settings: resolveSettings({ oauthClient: client, checkInterval: 10 * MIN }),
+        client,
+        store: new InMemoryTokenStore(),
+        lock: new InProcessRefreshLock(),
+        timers: new NodeTimers(),
+        events,
+        logger: silentLogger,
+        random: () => 0,
+      });
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      await manager.forceRefresh().catch(() => undefined);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(client.calls).toBe(2);
+      expect(manager.getRefreshStatus().state).toBe('idle');
+      await manager.stop();
+    });
+
+    it('announces started before anything about the tokens it started with', async () => {
+      const { manager, events } = setup();
+      await manager.start({ accessToken: 'old', refreshToken: 'r', expiresAt: T0 - 1 });
+      await flush();
+      expect(events.emitted.map(([name]) => name)).toEqual([
+        TokenRefreshEvents.STARTED,
+        TokenRefreshEvents.EXPIRED,
+        TokenRefreshEvents.REFRESHED,
+      ]);
+      await manager.stop();
+    });
+
+    it('scrubs held tokens from the message of a foreign error', async () => {
+      const client = new FakeOAuthClient((rt) => {
+        throw new Error(`POST /token refresh_token=${rt} failed; bearer AT-HELD-1`);
+      });
+      const { manager, events } = setup({}, client);
+      await manager.start({ accessToken: 'AT-HELD-1', refreshToken: 'RT-HELD-1', expiresIn: 3600 });
+      const error = await manager.forceRefresh().catch((thrown: unknown) => thrown);
+      expect(error).toMatchObject({ code: 'unknown_error', message: 'Error: POST /token refresh_token=[redacted] failed; bearer [redacted]' });
+      const surfaces = JSON.stringify([events.emitted, manager.getRefreshStatus()]) + inspect(error, { showHidden: true });
+      expect(surfaces).not.toContain('RT-HELD-1');
+      expect(surfaces).not.toContain('AT-HELD-1');
+      await manager.stop();
+    });
+
+    it('keeps a rotated refresh token from a response without expires_in', async () => {
+      const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `at-${call}`, refreshToken: `rt-${call}` }));
+      const { manager } = setup({}, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'r0', expiresIn: 600 });
+      await manager.forceRefresh();
+      expect(manager.getTokens()).toMatchObject({ accessToken: 'at-1', refreshToken: 'rt-1', expiresIn: 600 });
+      await manager.forceRefresh();
+      expect(client.presented).toEqual(['r0', 'rt-1']);
+      await manager.stop();
+    });
+
+    it('keeps tokens that arrive after stop aborted a client that ignores the signal', async () => {
+      const gate = deferred<void>();
+      const client = new FakeOAuthClient(async () => {
+        await gate.promise;
+        return { accessToken: 'late', refreshToken: 'rt-late', expiresIn: 3600 };
+      });
+      const { manager, store } = setup({ shutdownTimeout: 1000 }, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      const forced = manager.forceRefresh().catch(() => undefined);
+      await flush();
+      const stopped = manager.stop();
+      await vi.advanceTimersByTimeAsync(1000); // shutdownTimeout passes: aborted
+      gate.resolve(); // the answer comes anyway, within the grace
+      await vi.advanceTimersByTimeAsync(1000);
+      await stopped;
+      await forced;
+      expect(await store.load()).toMatchObject({ refreshToken: 'rt-late' });
+      expect(manager.getTokens()?.refreshToken).toBe('rt-late');
+    });
+
+    it('does not send when the distributed lock was lost before the request', async () => {
+      const lost = new AbortController();
+      lost.abort();
+      const client = new FakeOAuthClient();
+      const manager = new TokenRefreshManager({
+        settings: resolveSettings({ oauthClient: client }),
+        client,
+        store: new InMemoryTokenStore(),
+        lock: { distributed: true, acquire: async () => ({ release: async () => undefined, lost: lost.signal }) },
+        timers: new NodeTimers(),
+        logger: silentLogger,
+      });
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      await expect(manager.forceRefresh()).rejects.toMatchObject({ code: 'lock_unavailable' });
+      expect(client.calls).toBe(0);
+      await manager.stop();
+    });
+
+    it('a store whose watch() throws fails start() without leaving it half running', async () => {
+      const store: TokenStore = {
+        load: async () => null,
+        save: async () => undefined,
+        watch: () => {
+          throw new Error('subscribe failed');
+        },
+      };
+      const { manager } = setup({}, undefined, store);
+      await expect(manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 })).rejects.toMatchObject({ code: 'unknown_error' });
+      expect(manager.isRunning()).toBe(false);
+      expect(vi.getTimerCount()).toBe(0);
     });
   });
 

@@ -36,7 +36,7 @@ import { type EventSink, type LoggerPort, type TimerPort } from './ports';
 import { redactedInspect } from './redaction';
 import { computeRefreshAt, computeWaitFrom, timerDelay } from './refresh-schedule';
 import { SingleFlight } from './single-flight';
-import { isNewer, mergeRefreshResponse, resolveTokens, toPublicTokens, toStoredTokens } from './tokens';
+import { mergeRefreshResponse, resolveTokens, storedSupersedes, toPublicTokens, toStoredTokens } from './tokens';
 
 export interface RefreshManagerDeps {
   settings: ResolvedSettings;
@@ -131,9 +131,17 @@ export class TokenRefreshManager {
     }
     this.#generation++;
     this.#running = true;
-    if (tokens !== undefined) await this.#persist(resolved);
-    this.#adopt(resolved, undefined);
-    this.#watchStore();
+    try {
+      if (tokens !== undefined) await this.#persist(resolved);
+      this.#adopt(resolved, undefined);
+      this.#watchStore();
+    } catch (error) {
+      // A store whose watch() throws must not leave us "running" with no schedule.
+      this.#running = false;
+      this.#state = 'stopped';
+      this.#clearTimers();
+      throw toRefreshError(error, secretsOf(resolved));
+    }
     this.#deps.timers.setInterval('check', () => this.#check(), this.#deps.settings.checkInterval);
     this.#deps.logger.log(Messages.started(this.name, resolved.expiresAt));
     this.#emit(TokenRefreshEvents.STARTED, new TokenRefreshStartedEvent(this.name, new Date(), new Date(resolved.expiresAt)));
@@ -156,7 +164,7 @@ export class TokenRefreshManager {
 
   async #stop(): Promise<void> {
     this.#running = false;
-    for (const kind of ['check', 'refresh', 'store'] as const) this.#deps.timers.clear(kind);
+    this.#clearTimers();
     const unwatch = this.#unwatch;
     this.#unwatch = undefined;
     if (unwatch) await Promise.resolve().then(unwatch).catch(() => undefined);
@@ -168,7 +176,8 @@ export class TokenRefreshManager {
       if (!finished) {
         this.#deps.logger.warn(Messages.abortedOnStop(this.name, timeout));
         this.#abort?.abort(new RefreshAbortedError());
-        await settleWithin(inFlight, timeout);
+        // A client that honours the signal unwinds at once; one that does not is not waited for.
+        await settleWithin(inFlight, Math.min(ABORT_GRACE, timeout));
       }
     }
     // Last chance for a rotated refresh token that the store refused earlier.
@@ -209,6 +218,7 @@ export class TokenRefreshManager {
     this.#abort?.abort(new RefreshAbortedError());
     await this.#persist(resolved);
     this.#adopt(resolved, undefined);
+    this.#check();
   }
 
   /** The access token, at once while fresh; when a refresh is due, after it. */
@@ -320,14 +330,25 @@ export class TokenRefreshManager {
     }
   }
 
+  #clearTimers(): void {
+    for (const kind of ['check', 'refresh', 'store'] as const) this.#deps.timers.clear(kind);
+  }
+
   /** One timeout at the exact instant; delays beyond setTimeout's range re-arm via #check. */
   #arm(at: number, now: number): void {
     this.#deps.timers.setTimeout('refresh', () => this.#check(), timerDelay(at, now));
   }
 
   #refreshInBackground(): void {
+    const unwinding = this.#flight.inFlight;
+    if (unwinding) {
+      // A flight that has already set the state (idle, backoff) is finishing, e.g. releasing
+      // the lock: joining it would refresh nothing. Look again once it has settled.
+      void unwinding.then(noop, noop).then(() => this.#check());
+      return;
+    }
     // Failures are handled (state, events, backoff) inside; nobody awaits a background refresh.
-    this.#refresh().catch(() => undefined);
+    this.#refresh().catch(noop);
   }
 
   // ---------------------------------------------------------------- refresh
@@ -357,7 +378,7 @@ export class TokenRefreshManager {
     try {
       return await this.#refreshUnderLock(generation, abort.signal, startedAt);
     } catch (thrown) {
-      const error = toRefreshError(thrown);
+      const error = toRefreshError(thrown, secretsOf(this.#tokens));
       // A successful reauthenticate() ends the episode: waiting callers get its tokens.
       if (generation === this.#generation && (await this.#onFailure(error, generation)) && this.#tokens) {
         return this.#tokens;
@@ -380,7 +401,7 @@ export class TokenRefreshManager {
         this.#assertCurrent(generation, signal);
         if (stored) {
           const candidate = resolveTokens(stored, Date.now());
-          if (isNewer(candidate, this.#tokens)) {
+          if (storedSupersedes(stored, candidate, this.#tokens)) {
             this.#adopt(candidate, 'store');
             return candidate;
           }
@@ -388,9 +409,13 @@ export class TokenRefreshManager {
       }
       const current = this.#tokens;
       if (!current?.refreshToken) throw new MissingRefreshTokenError();
-      const requestSignal = handle.lost ? AbortSignal.any([signal, handle.lost]) : signal;
-      const response = await this.#deps.client.refresh(current.refreshToken, { signal: requestSignal });
-      this.#assertCurrent(generation, signal);
+      // A lost lease is checked before sending, never used to abort a request already sent:
+      // that cannot un-spend the refresh token, it would only lose our copy of the rotation.
+      if (handle.lost?.aborted) throw new RefreshLockError('refresh lock lost before the request was sent');
+      const response = await this.#deps.client.refresh(current.refreshToken, { signal });
+      // Tokens that arrived are kept even if stop() aborted meanwhile: the old refresh token is spent.
+      // Only updateTokens/start (a new generation) make them moot.
+      if (generation !== this.#generation) throw new RefreshAbortedError();
       let next: ResolvedTokens;
       try {
         next = resolveTokens(mergeRefreshResponse(response, current), startedAt);
@@ -450,7 +475,8 @@ export class TokenRefreshManager {
         new TokenRefreshedEvent(this.name, new Date(now), new Date(tokens.expiresAt), new Date(this.#refreshAt), source, durationMs),
       );
     }
-    this.#check();
+    // A timer, not a check: this often runs inside the flight that produced the tokens.
+    this.#arm(this.#refreshAt, now);
   }
 
   // ---------------------------------------------------------------- failures
@@ -474,7 +500,7 @@ export class TokenRefreshManager {
         TokenRefreshEvents.REFRESH_FAILED,
         new TokenRefreshFailedEvent(this.name, new Date(now), summarizeError(error), attempt, true, new Date(this.#nextAttemptAt)),
       );
-      this.#check();
+      this.#arm(this.#nextAttemptAt, now);
       return false;
     }
 
@@ -532,7 +558,7 @@ export class TokenRefreshManager {
       this.#emit(TokenRefreshEvents.REAUTHENTICATED, new TokenReauthenticatedEvent(this.name, new Date(), new Date(next.expiresAt)));
       return true;
     } catch (thrown) {
-      const error = toRefreshError(thrown);
+      const error = toRefreshError(thrown, secretsOf(this.#tokens));
       this.#lastError = error;
       this.#deps.logger.error(Messages.reauthFailed(this.name, error.code));
       return false;
@@ -606,7 +632,7 @@ export class TokenRefreshManager {
       try {
         const candidate = resolveTokens(pair, Date.now());
         // A late or replayed announcement never replaces newer tokens.
-        if (isNewer(candidate, this.#tokens) && this.#state !== 'refreshing') this.#adopt(candidate, 'store');
+        if (storedSupersedes(pair, candidate, this.#tokens) && this.#state !== 'refreshing') this.#adopt(candidate, 'store');
       } catch {
         logger.warn(Messages.watchFailed(this.name));
       }
@@ -636,6 +662,16 @@ export class TokenRefreshManager {
       expiresAt: this.#tokens ? new Date(this.#tokens.expiresAt) : null,
     };
   }
+}
+
+/** After aborting a refresh at stop, how long it may take to unwind. */
+const ABORT_GRACE = 1_000;
+
+const noop = (): void => undefined;
+
+/** Token values a foreign error message must not repeat. */
+function secretsOf(tokens: ResolvedTokens | undefined): string[] {
+  return tokens ? [tokens.accessToken, tokens.refreshToken ?? ''] : [];
 }
 
 /** True if the promise settled within `ms`. The timer is cleared either way. */
