@@ -4,10 +4,11 @@ import { redactedInspect } from './redaction';
 
 /** The default store: keeps the last saved pair for the life of the process. */
 export class InMemoryTokenStore implements TokenStore {
-  #tokens: StoredTokens | undefined;
+  #tokens: TokenPair | undefined;
 
-  constructor(initial?: StoredTokens) {
-    this.#tokens = initial;
+  /** `initial` seeds the store, e.g. with tokens from a login, so autoStart can use them. */
+  constructor(initial?: TokenPair) {
+    this.#tokens = initial && { ...initial };
   }
 
   async load(): Promise<TokenPair | undefined> {

@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { TokenValidationError } from '../token-refresh.errors';
-import { isNewer, mergeRefreshResponse, resolveTokens, toPublicTokens, toStoredTokens } from './tokens';
+import { isNewer, mergeRefreshResponse, resolveTokens, storedSupersedes, toPublicTokens, toStoredTokens } from './tokens';
 
 const NOW = 1_800_000_000_000;
 
@@ -77,6 +77,10 @@ describe('mergeRefreshResponse', () => {
   it('keeps the previous refresh token when the response has none', () => {
     expect(mergeRefreshResponse({ accessToken: 'b', expiresIn: 60 }, previous).refreshToken).toBe('old');
   });
+  it('assumes the previous lifetime when the response gives no expiry (expires_in is only recommended)', () => {
+    const merged = mergeRefreshResponse({ accessToken: 'b', refreshToken: 'rotated' }, previous);
+    expect(merged).toEqual({ accessToken: 'b', refreshToken: 'rotated', expiresIn: 60 });
+  });
   it('takes a rotated refresh token', () => {
     expect(mergeRefreshResponse({ accessToken: 'b', refreshToken: 'new', expiresIn: 60 }, previous).refreshToken).toBe('new');
   });
@@ -85,7 +89,14 @@ describe('mergeRefreshResponse', () => {
 describe('store and public shapes', () => {
   const tokens = resolveTokens({ accessToken: 'a', refreshToken: 'r', expiresIn: 90, scope: 's' }, NOW);
   it('stores an absolute expiry that survives a restart', () => {
-    expect(toStoredTokens(tokens)).toEqual({ accessToken: 'a', refreshToken: 'r', tokenType: 'Bearer', expiresAt: new Date(NOW + 90_000), scope: 's' });
+    expect(toStoredTokens(tokens)).toEqual({
+      accessToken: 'a',
+      refreshToken: 'r',
+      tokenType: 'Bearer',
+      expiresAt: new Date(NOW + 90_000),
+      issuedAt: new Date(NOW),
+      scope: 's',
+    });
   });
   it('gives callers expiresIn counted from now, frozen', () => {
     const pub = toPublicTokens(tokens, NOW + 30_500);
@@ -94,13 +105,44 @@ describe('store and public shapes', () => {
   });
 });
 
+describe('issuedAt', () => {
+  it('is taken from the pair when given, so a store round-trips it', () => {
+    const tokens = resolveTokens({ accessToken: 'a', expiresIn: 60, issuedAt: new Date(NOW - 5000) }, NOW);
+    expect(tokens.issuedAt).toBe(NOW - 5000);
+    expect(tokens.expiresAt).toBe(NOW + 55_000);
+  });
+  it('rejects an invalid one', () => {
+    expect(() => resolveTokens({ accessToken: 'a', expiresIn: 60, issuedAt: Number.NaN }, NOW)).toThrow(TokenValidationError);
+  });
+});
+
 describe('isNewer', () => {
   const older = resolveTokens({ accessToken: 'a', expiresIn: 60 }, NOW);
   const newer = resolveTokens({ accessToken: 'b', expiresIn: 60 }, NOW + 1);
-  it('orders by expiry so a replayed older pair never wins', () => {
+  it('orders by when the pair was obtained, so a replayed older pair never wins', () => {
     expect(isNewer(newer, older)).toBe(true);
     expect(isNewer(older, newer)).toBe(false);
     expect(isNewer(older, older)).toBe(false);
     expect(isNewer(older, undefined)).toBe(true);
+  });
+  it('lets a later login with a shorter lifetime win over an older pair that expires later', () => {
+    const longOld = resolveTokens({ accessToken: 'old', expiresIn: 3600 }, NOW);
+    const shortNew = resolveTokens({ accessToken: 'new', expiresIn: 900 }, NOW + 1000);
+    expect(isNewer(shortNew, longOld)).toBe(true);
+    expect(isNewer(longOld, shortNew)).toBe(false);
+  });
+});
+
+describe('storedSupersedes', () => {
+  const current = resolveTokens({ accessToken: 'a', expiresIn: 60 }, NOW);
+  it('orders a pair without issuedAt by expiry (resolving it stamped "now")', () => {
+    const sameTokens = { accessToken: 'a', expiresAt: NOW + 60_000 };
+    expect(storedSupersedes(sameTokens, resolveTokens(sameTokens, NOW + 9999), current)).toBe(false);
+    const rotated = { accessToken: 'b', expiresAt: NOW + 90_000 };
+    expect(storedSupersedes(rotated, resolveTokens(rotated, NOW + 9999), current)).toBe(true);
+  });
+  it('orders a pair with issuedAt by issuedAt', () => {
+    const earlier = { accessToken: 'b', expiresAt: NOW + 900_000, issuedAt: NOW - 1 };
+    expect(storedSupersedes(earlier, resolveTokens(earlier, NOW), current)).toBe(false);
   });
 });

@@ -25,16 +25,26 @@ export function resolveTokens(pair: TokenPair | null | undefined, issuedAt: numb
   if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.trim() === '')) {
     throw new TokenValidationError('tokenType', 'tokenType must be a non-empty string when given');
   }
-  const expiresAt = resolveExpiry(pair, issuedAt);
+  const obtainedAt = resolveIssuedAt(pair.issuedAt, issuedAt);
+  const expiresAt = resolveExpiry(pair, obtainedAt);
   return Object.freeze({
     accessToken,
     refreshToken: refreshToken ?? undefined,
     tokenType: normaliseTokenType(tokenType),
     expiresAt,
-    issuedAt: Math.min(issuedAt, expiresAt),
+    issuedAt: Math.min(obtainedAt, expiresAt),
     scope: typeof scope === 'string' ? scope : undefined,
     idToken: typeof idToken === 'string' ? idToken : undefined,
   });
+}
+
+function resolveIssuedAt(given: Date | number | undefined | null, fallback: number): number {
+  if (given === undefined || given === null) return fallback;
+  const at = given instanceof Date ? given.getTime() : given;
+  if (typeof at !== 'number' || !Number.isFinite(at) || at < 0) {
+    throw new TokenValidationError('issuedAt', 'issuedAt must be a valid Date or epoch milliseconds');
+  }
+  return at;
 }
 
 function resolveExpiry(pair: TokenPair, issuedAt: number): number {
@@ -82,9 +92,20 @@ function normaliseTokenType(tokenType: string | undefined): string {
   return tokenType;
 }
 
-/** RFC 6749 section 6: a refresh response without refresh_token leaves the old one in force. */
+/**
+ * Fills what a refresh response may leave out. RFC 6749 section 6: without refresh_token the
+ * old one stays in force. Section 5.1 only recommends expires_in; without it (and without a
+ * JWT exp) the new token is taken to live as long as the one it replaces, rather than
+ * rejecting a response whose refresh token may already be rotated.
+ */
 export function mergeRefreshResponse(response: TokenPair, previous: ResolvedTokens): TokenPair {
-  return response.refreshToken ? response : { ...response, refreshToken: previous.refreshToken };
+  const merged: TokenPair = { ...response };
+  if (!merged.refreshToken) merged.refreshToken = previous.refreshToken;
+  const noExpiry = (merged.expiresIn === undefined || merged.expiresIn === null) && (merged.expiresAt === undefined || merged.expiresAt === null);
+  if (noExpiry && typeof merged.accessToken === 'string' && jwtExpiry(merged.accessToken) === undefined) {
+    merged.expiresIn = Math.max(0, Math.floor((previous.expiresAt - previous.issuedAt) / 1000));
+  }
+  return merged;
 }
 
 /** The shape handed to TokenStore.save: absolute expiry survives a restart, expiresIn would not. */
@@ -93,6 +114,7 @@ export function toStoredTokens(tokens: ResolvedTokens): StoredTokens {
     accessToken: tokens.accessToken,
     tokenType: tokens.tokenType,
     expiresAt: new Date(tokens.expiresAt),
+    issuedAt: new Date(tokens.issuedAt),
   };
   if (tokens.refreshToken !== undefined) stored.refreshToken = tokens.refreshToken;
   if (tokens.scope !== undefined) stored.scope = tokens.scope;
@@ -109,9 +131,24 @@ export function toPublicTokens(tokens: ResolvedTokens, now: number): Readonly<To
 }
 
 /**
- * Whether `candidate` supersedes `current`. Rotations always move expiry forward, so a late
- * or replayed copy of older tokens never wins.
+ * Whether `candidate` supersedes `current`: the pair obtained later wins, so a late or
+ * replayed copy never replaces newer tokens, and a new login with a shorter lifetime is not
+ * undone by an older pair that expires later. Expiry breaks ties.
  */
 export function isNewer(candidate: ResolvedTokens, current: ResolvedTokens | undefined): boolean {
-  return current === undefined || candidate.expiresAt > current.expiresAt;
+  if (current === undefined) return true;
+  if (candidate.issuedAt !== current.issuedAt) return candidate.issuedAt > current.issuedAt;
+  return candidate.expiresAt > current.expiresAt;
+}
+
+/**
+ * Tokens read from a store (or announced by another replica) against ours. A store that does
+ * not keep issuedAt cannot say when its pair was obtained (resolving it stamps "now"), so
+ * only expiry can order it: rotations always move expiry forward.
+ */
+export function storedSupersedes(stored: TokenPair, candidate: ResolvedTokens, current: ResolvedTokens | undefined): boolean {
+  if (stored.issuedAt === undefined || stored.issuedAt === null) {
+    return current === undefined || candidate.expiresAt > current.expiresAt;
+  }
+  return isNewer(candidate, current);
 }

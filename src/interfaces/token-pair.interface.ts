@@ -14,6 +14,12 @@ export interface TokenPair {
   expiresAt?: Date | number;
   scope?: string;
   idToken?: string;
+  /**
+   * When these tokens were obtained (Date or epoch ms); defaults to now. Stores round-trip it:
+   * it orders pairs written by different replicas, so a later login is never undone by a
+   * pair that merely expires later.
+   */
+  issuedAt?: Date | number;
 }
 
 /** A TokenPair after normalisation: absolute times, every default applied. Frozen. */

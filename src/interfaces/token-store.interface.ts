@@ -5,6 +5,8 @@ export interface StoredTokens extends TokenPair {
   accessToken: string;
   tokenType: string;
   expiresAt: Date;
+  /** When they were obtained: keep it, and prefer the later pair when two writers race. */
+  issuedAt: Date;
 }
 
 /**

@@ -5,21 +5,35 @@
  */
 
 /**
- * Saves unless the stored pair expires later: a late or replayed save never replaces newer
- * tokens. On a write, publishes the notice on the channel. Returns 1 if written, 0 if not.
- * KEYS[1] token key; ARGV[1] record JSON; ARGV[2] its expiresAt (epoch ms); ARGV[3] channel; ARGV[4] notice.
+ * Saves unless the stored pair is newer: a late or replayed save never replaces newer tokens.
+ * Newer means obtained later (issuedAt); expiry breaks ties, and orders the two alone when
+ * either has no issuedAt (a record from before it was kept). This mirrors compareOrder in
+ * redis-token.serialization.ts, which explains why. On a write, publishes the notice on the
+ * channel. Returns 1 if written, 0 if not.
+ * KEYS[1] token key; ARGV[1] record JSON; ARGV[2] its issuedAt (epoch ms, or '' when unknown);
+ * ARGV[3] its expiresAt (epoch ms); ARGV[4] channel; ARGV[5] notice.
  * An unreadable stored value is overwritten: it could never be loaded anyway.
  */
 export const SAVE_IF_NOT_OLDER = `
+local issuedAt = tonumber(ARGV[2])
+local expiresAt = tonumber(ARGV[3])
 local current = redis.call('GET', KEYS[1])
 if current then
   local ok, stored = pcall(cjson.decode, current)
-  if ok and type(stored) == 'table' and type(stored.expiresAt) == 'number' and stored.expiresAt > tonumber(ARGV[2]) then
-    return 0
+  if ok and type(stored) == 'table' and type(stored.expiresAt) == 'number' then
+    local storedIsNewer
+    if issuedAt and type(stored.issuedAt) == 'number' and stored.issuedAt ~= issuedAt then
+      storedIsNewer = stored.issuedAt > issuedAt
+    else
+      storedIsNewer = stored.expiresAt > expiresAt
+    end
+    if storedIsNewer then
+      return 0
+    end
   end
 end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
 `;
 

@@ -10,10 +10,15 @@ import { ConnectionMonitor, quit, redisErrorCode, withTimeout } from './redis-co
 import { type RedisKeys } from './redis-keys';
 import { SAVE_IF_NOT_OLDER } from './redis-scripts';
 import {
+  compareOrder,
   encodeAnnouncement,
+  type LoadedTokens,
+  orderOf,
   parseAnnouncement,
   parseStoredTokens,
   serializeTokens,
+  type TokenOrder,
+  type TokensToStore,
 } from './redis-token.serialization';
 import {
   type RedisTokenStoreOptions,
@@ -27,8 +32,10 @@ type Listener = (tokens: TokenPair) => void;
 /**
  * Tokens in Redis, shared by every replica of an app: one JSON value per key prefix.
  *
- * - save() never replaces stored tokens that expire later (compared in Lua), and announces
- *   the change on a pub/sub channel: a notice with the expiry only, never a token.
+ * - save() never replaces stored tokens that are newer (compared in Lua): obtained later
+ *   (issuedAt), with expiry as the tie-break (see compareOrder). So a new login replaces an
+ *   older pair that expires later, and a late or replayed save never wins. It announces the
+ *   change on a pub/sub channel: a notice with the two times only, never a token.
  * - watch() listeners hear about tokens saved by other replicas at once: on a notice, the
  *   store loads the key and hands the pair over (the manager adopts it only if newer).
  * - After a lost connection comes back, it writes back the newest pair it has seen (a
@@ -52,7 +59,7 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
   #subscriber: Redis | undefined;
   #subscriberMonitor: ConnectionMonitor | undefined;
   /** The newest pair seen here (saved, attempted or loaded): what a reconnect writes back. */
-  #newest: StoredTokens | undefined;
+  #newest: LoadedTokens | undefined;
   #writeBackPending = false;
   #resyncing: Promise<void> | undefined;
   #resyncAgain = false;
@@ -79,10 +86,11 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
     this.#monitor = new ConnectionMonitor(this.#redis, { onRecovered: () => this.#requestResync(true) });
   }
 
-  async load(): Promise<StoredTokens | null> {
+  /** The stored pair, with issuedAt when the record has one (records written before it was kept do not). */
+  async load(): Promise<LoadedTokens | null> {
     const raw = await this.#command('load', () => this.#redis.get(this.#keys.tokens));
     if (raw === null) return null;
-    let tokens: StoredTokens;
+    let tokens: LoadedTokens;
     try {
       tokens = parseStoredTokens(raw);
     } catch (error) {
@@ -94,13 +102,13 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
   }
 
   async save(tokens: StoredTokens): Promise<void> {
-    const { json, expiresAt } = serializeTokens(tokens);
+    const { json, ...order } = serializeTokens(tokens);
     // Remembered even if the save fails: a reconnect writes it back.
     this.#remember(tokens);
-    const written = await this.#command('save', () => this.#saveIfNotOlder(json, expiresAt));
+    const written = await this.#command('save', () => this.#saveIfNotOlder(json, order));
     if (written === 0) {
       this.#logger.warn(
-        `token store "${this.keyPrefix}": kept the stored tokens, which expire later than the ones being saved (expiring ${new Date(expiresAt).toISOString()})`,
+        `token store "${this.keyPrefix}": kept the stored tokens, which are newer than the ones being saved (${describeOrder(order)})`,
       );
     }
   }
@@ -150,15 +158,27 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
     }
   }
 
-  async #saveIfNotOlder(json: string, expiresAt: number): Promise<number> {
-    const notice = encodeAnnouncement({ expiresAt, origin: this.#origin });
+  async #saveIfNotOlder(json: string, { issuedAt, expiresAt }: TokenOrder): Promise<number> {
+    const notice = encodeAnnouncement({ issuedAt, expiresAt, origin: this.#origin });
     const keys = this.#keys;
-    return (await this.#redis.eval(SAVE_IF_NOT_OLDER, 1, keys.tokens, json, String(expiresAt), keys.channel, notice)) as number;
+    const issuedArg = issuedAt === undefined ? '' : String(issuedAt);
+    return (await this.#redis.eval(
+      SAVE_IF_NOT_OLDER,
+      1,
+      keys.tokens,
+      json,
+      issuedArg,
+      String(expiresAt),
+      keys.channel,
+      notice,
+    )) as number;
   }
 
-  #remember(tokens: StoredTokens): void {
-    if (!this.#newest || tokens.expiresAt.getTime() > this.#newest.expiresAt.getTime()) {
-      this.#newest = { ...tokens };
+  /** Same order as the Lua: what a reconnect writes back must be what the key would keep. */
+  #remember(tokens: TokensToStore): void {
+    if (!this.#newest || compareOrder(orderOf(tokens), orderOf(this.#newest)) > 0) {
+      const { issuedAt } = tokens;
+      this.#newest = { ...tokens, issuedAt: typeof issuedAt === 'number' ? new Date(issuedAt) : issuedAt };
     }
   }
 
@@ -216,7 +236,7 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
     const notice = parseAnnouncement(message);
     if (!notice || notice.origin === this.#origin) return;
     // A late or replayed notice: we already know tokens at least this new.
-    if (this.#newest && notice.expiresAt <= this.#newest.expiresAt.getTime()) return;
+    if (this.#newest && compareOrder(notice, orderOf(this.#newest)) <= 0) return;
     this.#requestResync(false);
   }
 
@@ -243,15 +263,15 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
     if (this.#writeBackPending && newest) {
       this.#writeBackPending = false;
       try {
-        const { json, expiresAt } = serializeTokens(newest);
-        const written = await this.#command('save', () => this.#saveIfNotOlder(json, expiresAt));
+        const { json, ...order } = serializeTokens(newest);
+        const written = await this.#command('save', () => this.#saveIfNotOlder(json, order));
         if (written === 1) this.#logger.log(`token store "${this.keyPrefix}": wrote back the newest tokens after reconnecting`);
       } catch {
         this.#writeBackPending = true; // the next reconnect tries again
       }
     }
     if (this.#listeners.size === 0) return;
-    let tokens: StoredTokens | null;
+    let tokens: LoadedTokens | null;
     try {
       tokens = await this.load();
     } catch {
@@ -280,4 +300,10 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
   #summary(): Record<string, unknown> {
     return { keyPrefix: this.keyPrefix, connected: this.#monitor.isReady, watching: this.#listeners.size > 0 };
   }
+}
+
+/** The times of a pair, for a log line (never a token). */
+function describeOrder({ issuedAt, expiresAt }: TokenOrder): string {
+  const expiring = `expiring ${new Date(expiresAt).toISOString()}`;
+  return issuedAt === undefined ? expiring : `obtained ${new Date(issuedAt).toISOString()}, ${expiring}`;
 }

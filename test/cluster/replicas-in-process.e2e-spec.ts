@@ -65,7 +65,15 @@ async function replicas(count: number, client: FakeOAuthClient) {
   const keyPrefix = randomKeyPrefix('replicas');
   cleanups.push(() => deleteKeys(raw, keyPrefix));
   const seed = new RedisTokenStore(raw, { keyPrefix });
-  await seed.save({ accessToken: 'at-0', refreshToken: 'rt-0', tokenType: 'Bearer', expiresAt: new Date(Date.now() + 3_600_000) });
+  // A login a moment ago, so tokens a test hands in later count as obtained after it.
+  const loggedInAt = Date.now() - 1_000;
+  await seed.save({
+    accessToken: 'at-0',
+    refreshToken: 'rt-0',
+    tokenType: 'Bearer',
+    expiresAt: new Date(loggedInAt + 3_600_000),
+    issuedAt: new Date(loggedInAt),
+  });
   await seed.close();
   return Array.from({ length: count }, () => {
     const redis = createRedisConnection(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -103,6 +111,28 @@ describe('replicas sharing Redis (in one process)', () => {
     for (const { manager } of group) expect(manager.getTokens()?.accessToken).toBe('at-1');
     const sources = group.flatMap(({ events }) => events.named('token-refresh.refreshed').map((e) => (e as { source: string }).source));
     expect(sources.sort()).toEqual(['refresh', 'store', 'store', 'store']);
+  });
+
+  it('updateTokens() with a new login that expires sooner is not undone by the older pair that expires later', async () => {
+    const client = rotatingEndpoint();
+    const [a, b] = await replicas(2, client);
+    await a.manager.start({ accessToken: 'at-P', refreshToken: 'revoked-rt', expiresIn: 3_600 });
+    await b.manager.start();
+    expect(b.manager.getTokens()?.accessToken).toBe('at-P');
+    // Tokens are ordered by the millisecond they were obtained: let the clock move on.
+    const startedAt = Date.now();
+    await waitFor(() => Date.now() > startedAt, 1_000, 'the clock to tick');
+
+    await a.manager.updateTokens({ accessToken: 'at-X', refreshToken: 'new-login-rt', expiresIn: 900 });
+    expect(JSON.parse((await raw.get(`${a.keyPrefix}:tokens`))!).refreshToken).toBe('new-login-rt');
+    await waitFor(() => b.manager.getTokens()?.accessToken === 'at-X', 5_000, 'b to adopt the new login');
+
+    // Under the lock the manager re-reads the store: it must find the new login, not 'revoked-rt'.
+    await a.manager.forceRefresh();
+    expect(client.presented).toEqual(['new-login-rt']);
+    expect(a.manager.getTokens()?.accessToken).toBe('at-1');
+    await waitFor(() => b.manager.getTokens()?.accessToken === 'at-1', 5_000, 'b to adopt the rotation');
+    expect(client.presented).not.toContain('revoked-rt');
   });
 
   it('a holder whose save failed keeps the lock until the save succeeds, so nobody spends the old refresh token', async () => {
