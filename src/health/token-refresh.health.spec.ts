@@ -99,7 +99,13 @@ describe('TokenRefreshHealthIndicator', () => {
 
   it('an unknown registration name is a configuration error, not a down', async () => {
     const { indicator } = await compile();
-    await expect(indicator.isHealthy('x', { name: 'nope' })).rejects.toBeInstanceOf(TokenRefreshConfigError);
+    const error = await indicator.isHealthy('x', { name: 'nope' }).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(TokenRefreshConfigError);
+    expect((error as TokenRefreshConfigError).option).toBe('name');
+    expect((error as Error).message).toBe('TokenRefreshHealthIndicator: no TokenRefreshModule registration named "nope"');
   });
 
   it('through HealthCheckService: 200 when up, 200 "degraded" when degraded, 503 when one is down', async () => {

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { DEFAULT_REGISTRATION_NAME, getTokenRefreshToken } from '../token-refresh.constants';
-import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { DEFAULT_REGISTRATION_NAME } from '../token-refresh.constants';
+import { findTokenRefreshService } from '../token-refresh.lookup';
 import { type TokenRefreshService } from '../token-refresh.service';
 import { evaluateTokenHealth } from './token-health';
 
@@ -58,14 +58,7 @@ export class TokenRefreshHealthIndicator {
   #service(name: string): TokenRefreshService {
     let service = this.#services.get(name);
     if (service) return service;
-    try {
-      service = this.moduleRef.get<TokenRefreshService>(getTokenRefreshToken(name), { strict: false });
-    } catch {
-      service = undefined;
-    }
-    if (!service) {
-      throw new TokenRefreshConfigError('name', `TokenRefreshHealthIndicator: no TokenRefreshModule registration named "${name}"`);
-    }
+    service = findTokenRefreshService(this.moduleRef, name, 'TokenRefreshHealthIndicator');
     this.#services.set(name, service);
     return service;
   }

@@ -133,7 +133,9 @@ describe('TokenRefreshHttpModule', () => {
       (thrown: unknown) => thrown,
     );
     expect(error).toBeInstanceOf(TokenRefreshConfigError);
-    expect((error as Error).message).toContain('"missing"');
+    expect((error as Error).message).toBe(
+      `TokenRefreshHttpModule: no TokenRefreshModule registration named "missing"; import TokenRefreshModule.forRoot({ name: 'missing', ... })`,
+    );
   });
 
   it.each([

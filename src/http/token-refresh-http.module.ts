@@ -3,8 +3,8 @@ import { type DynamicModule, Inject, Module, type OnModuleInit } from '@nestjs/c
 import { ModuleRef } from '@nestjs/core';
 // The ESM declarations: the ones @nestjs/axios's HttpService is typed with.
 import type { AxiosStatic } from 'axios' with { 'resolution-mode': 'import' };
-import { DEFAULT_REGISTRATION_NAME, getTokenRefreshToken } from '../token-refresh.constants';
-import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { DEFAULT_REGISTRATION_NAME } from '../token-refresh.constants';
+import { findTokenRefreshService } from '../token-refresh.lookup';
 import { type TokenRefreshService } from '../token-refresh.service';
 import { type AccessTokenSource, createAuthenticatedAdapter } from './authenticated-adapter';
 import { getTokenRefreshHttpToken } from './token-refresh-http.constants';
@@ -32,21 +32,13 @@ class RegistrationRef {
   ) {}
 
   get(): TokenRefreshService {
-    if (this.#service) return this.#service;
-    let service: TokenRefreshService | undefined;
-    try {
-      service = this.moduleRef.get<TokenRefreshService>(getTokenRefreshToken(this.name), { strict: false });
-    } catch {
-      service = undefined;
-    }
-    if (!service) {
-      throw new TokenRefreshConfigError(
-        'name',
-        `TokenRefreshHttpModule: no TokenRefreshModule registration named "${this.name}"; import TokenRefreshModule.forRoot({ name: '${this.name}', ... })`,
-      );
-    }
-    this.#service = service;
-    return service;
+    this.#service ??= findTokenRefreshService(
+      this.moduleRef,
+      this.name,
+      'TokenRefreshHttpModule',
+      `import TokenRefreshModule.forRoot({ name: '${this.name}', ... })`,
+    );
+    return this.#service;
   }
 }
 
@@ -116,7 +108,8 @@ export function createTokenRefreshHttpService(config: TokenRefreshHttpConfig, so
   const baseAdapter = configured ?? axios.defaults.adapter;
   const instance = axios.create({
     ...rest,
-    // AxiosError#toJSON (what loggers serialise) then shows the header as redacted.
+    // AxiosError#toJSON (what loggers serialise) then shows an Authorization as redacted,
+    // also one the caller set on a request to another origin (the adapter leaves those alone).
     redact: [...new Set([...(redact ?? []), 'authorization'])],
     adapter: createAuthenticatedAdapter({
       allowedOrigin,
