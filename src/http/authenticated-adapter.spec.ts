@@ -1,8 +1,11 @@
 import { type HttpService } from '@nestjs/axios';
 import { AxiosError, type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import { createServer, type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { inspect } from 'node:util';
 import { firstValueFrom } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deferred } from '../../test/support/fake-oauth-client';
 import { ReauthRequiredError } from '../token-refresh.errors';
 import { type AccessTokenSource, keepTokenOnOrigin } from './authenticated-adapter';
@@ -12,9 +15,12 @@ import { type TokenRefreshHttpConfig } from './token-refresh-http.options';
 
 const BASE = 'https://api.example.com/v1';
 
-/** A registration in memory: `at-N` after N refreshes; a refresh can be held open or made to fail. */
+/** A registration in memory: `<prefix>N` after N refreshes; a refresh can be held open or made to fail. */
 class FakeTokens implements AccessTokenSource {
-  token: string | undefined = 'at-0';
+  constructor(readonly prefix = 'at-') {
+    this.token = `${prefix}0`;
+  }
+  token: string | undefined;
   tokenType = 'Bearer';
   refreshes = 0;
   gate: Promise<void> = Promise.resolve();
@@ -34,7 +40,7 @@ class FakeTokens implements AccessTokenSource {
     this.refreshes++;
     await this.gate;
     if (this.failWith) throw this.failWith;
-    this.token = `at-${this.refreshes}`;
+    this.token = `${this.prefix}${this.refreshes}`;
   }
 }
 
@@ -162,6 +168,73 @@ describe('authenticated HttpService', () => {
     expect(seen.map((s) => s.authorization)).toEqual(['Bearer at-0', 'Bearer at-1']);
   });
 
+  // The bound: against an API that refuses every token, one 401-triggered refresh per token the
+  // service holds by its own schedule. The token that refresh produced gets no 401-triggered
+  // refresh of its own until the API has accepted it once: its 401s go back as they are.
+  it('an API that refuses every token costs one refresh, not one per request', async () => {
+    const tokens = new FakeTokens();
+    const { http, seen } = client(tokens, () => 401);
+    for (let i = 0; i < 20; i++) {
+      const error = await rejectionOf(firstValueFrom(http.get(`/items/${i}`)));
+      expect((error as AxiosError).response?.status).toBe(401);
+    }
+    expect(tokens.refreshes).toBe(1);
+    expect(seen.map((s) => s.authorization)).toEqual(['Bearer at-0', ...Array(20).fill('Bearer at-1')]);
+  });
+
+  it('a token from the schedule gets its own 401 refresh, and again only one', async () => {
+    const tokens = new FakeTokens();
+    const { http } = client(tokens, () => 401);
+    for (let i = 0; i < 5; i++) await rejectionOf(firstValueFrom(http.get('/users')));
+    expect(tokens.refreshes).toBe(1);
+    tokens.token = 'scheduled';
+    for (let i = 0; i < 5; i++) await rejectionOf(firstValueFrom(http.get('/users')));
+    expect(tokens.refreshes).toBe(2);
+  });
+
+  it('50 parallel 401s refused again after the refresh: one refresh, and none for the requests after', async () => {
+    const tokens = new FakeTokens();
+    const { http, seen } = client(tokens, () => 401);
+    const errors = await Promise.all(Array.from({ length: 50 }, (_, i) => rejectionOf(firstValueFrom(http.get(`/items/${i}`)))));
+    expect(errors.map((e) => (e as AxiosError).response?.status)).toEqual(Array(50).fill(401));
+    expect(seen).toHaveLength(100);
+    await rejectionOf(firstValueFrom(http.get('/users')));
+    expect(tokens.refreshes).toBe(1);
+    expect(seen).toHaveLength(101);
+  });
+
+  it('a new request refused with the refreshed token before any replay has answered does not refresh again', async () => {
+    const tokens = new FakeTokens();
+    const replaysIn = deferred<void>();
+    const releaseReplays = deferred<void>();
+    let replays = 0;
+    const { http } = client(tokens, async (request) => {
+      if (request.authorization === 'Bearer at-1' && request.url?.includes('/items/')) {
+        if (++replays === 10) replaysIn.resolve();
+        await releaseReplays.promise;
+      }
+      return 401;
+    });
+    const storm = Array.from({ length: 10 }, (_, i) => rejectionOf(firstValueFrom(http.get(`/items/${i}`))));
+    await replaysIn.promise;
+    const late = (await rejectionOf(firstValueFrom(http.get('/late')))) as AxiosError;
+    expect(late.response?.status).toBe(401);
+    expect(tokens.refreshes).toBe(1);
+    releaseReplays.resolve();
+    await Promise.all(storm);
+    expect(tokens.refreshes).toBe(1);
+  });
+
+  it('a refresh that helped leaves the next 401 free to refresh again', async () => {
+    const tokens = new FakeTokens();
+    const revoked = new Set(['Bearer at-0']);
+    const { http } = client(tokens, (request) => (revoked.has(request.authorization!) ? 401 : 200));
+    expect((await firstValueFrom(http.get('/a'))).status).toBe(200);
+    revoked.add('Bearer at-1');
+    expect((await firstValueFrom(http.get('/b'))).status).toBe(200);
+    expect(tokens.refreshes).toBe(2);
+  });
+
   it('with validateStatus accepting 401 the caller still gets the replayed response', async () => {
     const tokens = new FakeTokens();
     const { http } = client(tokens, rejectsFirstToken, { validateStatus: () => true });
@@ -245,5 +318,75 @@ describe('keepTokenOnOrigin (redirects)', () => {
     const options = { href: `${origin}/b`, headers: { Authorization: 'Bearer at-0' } };
     keepTokenOnOrigin(origin, undefined)(options, details, request);
     expect(options.headers).toEqual({ Authorization: 'Bearer at-0' });
+  });
+});
+
+describe.each(['http', 'fetch'] as const)('what the caller gets back does not carry the token (%s adapter)', (adapter) => {
+  const SECRET = 'tok-5ecret-';
+  let server: Server;
+  let base: string;
+  const authorizations: Array<string | undefined> = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      authorizations.push(req.headers.authorization);
+      if (req.url === '/fail') res.writeHead(500).end('{}');
+      else if (req.url === '/denied') res.writeHead(401).end('{}');
+      else if (req.url === '/reset') req.socket.destroy();
+      else res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ok":true}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  /** What `console.log(x)` and a JSON logger would print; a boolean, so a failure never prints the token. */
+  const leaks = (value: unknown): boolean =>
+    [inspect(value, { depth: Infinity }), JSON.stringify(value)].some((text) => text.includes(SECRET));
+
+  // Through axios' own adapters: their raw request (ClientRequest, Request) is what they really hand back.
+  function realClient(tokens: FakeTokens): HttpService {
+    return createTokenRefreshHttpService({ baseURL: base, adapter }, () => tokens);
+  }
+
+  it.each([
+    ['a 500', '/fail', 500],
+    ['a 401 that stays 401 after the refresh', '/denied', 401],
+    ['a network error', '/reset', undefined],
+  ])('%s', async (_label, path, status) => {
+    authorizations.length = 0;
+    const tokens = new FakeTokens(SECRET);
+    const error = (await rejectionOf(firstValueFrom(realClient(tokens).get(path)))) as AxiosError;
+    expect(error).toBeInstanceOf(AxiosError);
+    expect(error.response?.status).toBe(status);
+    // The token did go out (so there was something to leak), and the raw request is still there.
+    expect(authorizations.length > 0 && authorizations.every((a) => a?.startsWith(`Bearer ${SECRET}`))).toBe(true);
+    expect(error.request).toBeDefined();
+    expect(leaks(error)).toBe(false);
+    expect(leaks(error.response ?? null)).toBe(false);
+    expect(leaks(error.config)).toBe(false);
+  });
+
+  it('a successful response', async () => {
+    authorizations.length = 0;
+    const tokens = new FakeTokens(SECRET);
+    const response = await firstValueFrom(realClient(tokens).get('/ok'));
+    expect(response.data).toEqual({ ok: true });
+    expect(authorizations).toEqual([`Bearer ${SECRET}0`]);
+    expect(response.request).toBeDefined();
+    expect(leaks(response)).toBe(false);
+  });
+
+  it('a config replayed by the caller (a retry interceptor) is authenticated again', async () => {
+    authorizations.length = 0;
+    const tokens = new FakeTokens(SECRET);
+    const http = realClient(tokens);
+    const error = (await rejectionOf(firstValueFrom(http.get('/fail')))) as AxiosError;
+    // @nestjs/axios cancels the first call's cancelToken once it has settled.
+    await rejectionOf(http.axiosRef.request({ ...error.config!, cancelToken: undefined }));
+    expect(authorizations).toEqual([`Bearer ${SECRET}0`, `Bearer ${SECRET}0`]);
   });
 });

@@ -28,11 +28,17 @@ type Outcome = { ok: true; response: AxiosResponse } | { ok: false; error: unkno
  * finally sent, after every interceptor and transform, so it sees the URL that is really used
  * and can replay the exact same request. On a 401 it refreshes at most once per rejected
  * token (shared by every request that carried it) and replays each request once; the answer
- * to the replay goes back to the caller whatever it is.
+ * to the replay goes back to the caller whatever it is. The token a refresh produced is not
+ * refreshed again on a 401 until the API has accepted it once (see RefreshPerRejectedToken).
+ * Once settled, the response or error handed back no longer carries the token (see forgetToken).
  */
 export function createAuthenticatedAdapter(options: AuthenticatedAdapterOptions): AxiosAdapter {
   const { allowedOrigin, send } = options;
-  const refresher = new RefreshPerRejectedToken(() => options.source().forceRefresh());
+  const refresher = new RefreshPerRejectedToken(async () => {
+    const source = options.source();
+    await source.forceRefresh();
+    return source.peekAccessToken();
+  });
 
   return async (config: InternalAxiosRequestConfig): Promise<AxiosResponse> => {
     if (!isAllowedOrigin(allowedOrigin, config)) return send(config);
@@ -40,10 +46,10 @@ export function createAuthenticatedAdapter(options: AuthenticatedAdapterOptions)
     const source = options.source();
     // Rejects with the typed error (expired, reauth required): better than sending no token.
     const tokenSent = await source.getAccessToken();
-    config.headers.set('Authorization', authorizationHeader(source.getTokens()?.tokenType, tokenSent));
     config.beforeRedirect = keepTokenOnOrigin(allowedOrigin, config.beforeRedirect);
 
-    const first = await settle(send(config));
+    const first = await sendWith(send, config, authorizationHeader(source.getTokens()?.tokenType, tokenSent));
+    noteAccepted(refresher, tokenSent, first);
     const action = decideOnUnauthorized({
       status: statusOf(first),
       replayable: isReplayableBody(config.data),
@@ -60,8 +66,9 @@ export function createAuthenticatedAdapter(options: AuthenticatedAdapterOptions)
       return unwrap(first);
     }
     if (tokenNext === tokenSent) return unwrap(first);
-    config.headers.set('Authorization', authorizationHeader(source.getTokens()?.tokenType, tokenNext));
-    return send(config);
+    const replay = await sendWith(send, config, authorizationHeader(source.getTokens()?.tokenType, tokenNext));
+    noteAccepted(refresher, tokenNext, replay);
+    return unwrap(replay);
   };
 }
 
@@ -78,12 +85,47 @@ export function keepTokenOnOrigin(allowedOrigin: string, next: BeforeRedirect | 
   };
 }
 
-async function settle(promise: Promise<AxiosResponse>): Promise<Outcome> {
+/** Sends `config` with this Authorization and settles; the token is gone from the outcome. */
+async function sendWith(send: AxiosAdapter, config: InternalAxiosRequestConfig, authorization: string): Promise<Outcome> {
+  config.headers.set('Authorization', authorization);
+  let outcome: Outcome;
   try {
-    return { ok: true, response: await promise };
+    outcome = { ok: true, response: await send(config) };
   } catch (error) {
-    return { ok: false, error };
+    outcome = { ok: false, error };
   }
+  forgetToken(config, outcome);
+  return outcome;
+}
+
+/**
+ * `redact` only covers AxiosError#toJSON; `console.log(error)` shows the config and the raw
+ * request. So once a request has settled, the config (shared by the response and the error)
+ * loses its Authorization (a replay sets it again), and the raw request, whose `_header` holds
+ * the header line as sent, stays reachable (`if (error.request)` still works) but is no longer
+ * enumerable: neither util.inspect nor JSON.stringify shows it.
+ */
+function forgetToken(config: InternalAxiosRequestConfig, outcome: Outcome): void {
+  config.headers.delete('Authorization');
+  if (outcome.ok) {
+    hideRequest(outcome.response);
+  } else {
+    hideRequest(outcome.error);
+    hideRequest((outcome.error as { response?: unknown } | null)?.response);
+  }
+}
+
+function hideRequest(holder: unknown): void {
+  if (holder === null || typeof holder !== 'object') return;
+  if (Object.getOwnPropertyDescriptor(holder, 'request')?.configurable) {
+    Object.defineProperty(holder, 'request', { enumerable: false });
+  }
+}
+
+/** Any answer but a 401 (none at all proves nothing) shows the server accepts the token. */
+function noteAccepted(refresher: RefreshPerRejectedToken, token: string, outcome: Outcome): void {
+  const status = statusOf(outcome);
+  if (status !== undefined && status !== 401) refresher.accepted(token);
 }
 
 /** A response rejected by validateStatus arrives as an error that still carries it. */

@@ -76,4 +76,19 @@ describe('RefreshPerRejectedToken', () => {
     await refresher.refreshFor('second');
     expect(calls).toBe(2);
   });
+
+  it('the token a refresh produced is not refreshed on a 401 until the server has accepted it once', async () => {
+    let calls = 0;
+    const refresher = new RefreshPerRejectedToken(async () => `produced-${++calls}`);
+    expect(await refresher.refreshFor('scheduled')).toBe(true);
+    expect(await Promise.all([refresher.refreshFor('produced-1'), refresher.refreshFor('produced-1')])).toEqual([false, false]);
+    expect(calls).toBe(1);
+    // The next token from the schedule gets a refresh of its own.
+    expect(await refresher.refreshFor('scheduled-2')).toBe(true);
+    expect(calls).toBe(2);
+    // Once accepted, a later 401 for it (revoked meanwhile) may refresh again.
+    refresher.accepted('produced-2');
+    expect(await refresher.refreshFor('produced-2')).toBe(true);
+    expect(calls).toBe(3);
+  });
 });

@@ -34,15 +34,28 @@ export function isReplayableBody(data: unknown): boolean {
 /**
  * One refresh per rejected token. Every 401 that carried the same token waits on the same
  * attempt, including those that arrive after it settled, so a storm of 401s (or a refresh that
- * fails) never turns into a storm of refreshes. A different rejected token starts a new attempt.
+ * fails) never turns into a storm of refreshes. A different rejected token starts a new attempt,
+ * except the token a refresh produced while no request carrying it has been answered with
+ * anything but 401 (`accepted`): then refreshing did not help (wrong audience or scope, say),
+ * and refreshing again would only flood the identity provider. So against an API that refuses
+ * every token, a token the service gets by its schedule costs at most one refresh, however
+ * many requests, sequential or parallel, the API refuses.
  */
 export class RefreshPerRejectedToken {
   #last: { token: string; done: Promise<boolean> } | undefined;
+  /** The token the last refresh produced, until the server accepts it once. */
+  #unproven: string | undefined;
 
-  constructor(private readonly refresh: () => Promise<void>) {}
+  /** `refresh` resolves with the token it produced, when it knows it. */
+  constructor(private readonly refresh: () => Promise<string | undefined | void>) {}
 
-  /** Resolves true when the refresh for `rejectedToken` succeeded. Never rejects. */
+  /**
+   * Resolves true when the refresh for `rejectedToken` succeeded; false, without refreshing,
+   * when `rejectedToken` is the one the last refresh produced and the server never accepted.
+   * Never rejects.
+   */
   refreshFor(rejectedToken: string): Promise<boolean> {
+    if (rejectedToken === this.#unproven) return Promise.resolve(false);
     if (this.#last?.token !== rejectedToken) {
       this.#last = {
         token: rejectedToken,
@@ -50,11 +63,19 @@ export class RefreshPerRejectedToken {
         done: Promise.resolve()
           .then(() => this.refresh())
           .then(
-            () => true,
+            (produced) => {
+              this.#unproven = produced || undefined;
+              return true;
+            },
             () => false,
           ),
       };
     }
     return this.#last.done;
+  }
+
+  /** A request carrying `token` got an answer other than 401: a later 401 for it may refresh. */
+  accepted(token: string): void {
+    if (token === this.#unproven) this.#unproven = undefined;
   }
 }

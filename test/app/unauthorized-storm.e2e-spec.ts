@@ -65,4 +65,24 @@ describe('example app: a 401 storm', () => {
     expect(stack.auth.stats.refreshRequests - refreshRequests).toBe(1);
     expect(stack.api!.stats.rejected).toBe(2);
   });
+
+  // The bound: one 401-triggered refresh per token the service holds by its own schedule. The
+  // token that refresh produced is refused too, so later 401s carrying it are not refreshed.
+  it('an API that refuses every token (wrong audience) costs one refresh, not one per request', async () => {
+    let refuseAll = false;
+    stack = await startStack({
+      accessTokenTtl: 300,
+      verify: async (token, auth) => !refuseAll && auth.verifyAccessToken(token),
+    });
+    await request(stack.server).get('/demo').expect(200);
+    refuseAll = true;
+    const refreshRequests = stack.auth.stats.refreshRequests;
+
+    for (let i = 0; i < 20; i++) {
+      const res = await request(stack.server).get('/demo').expect(502);
+      expect(res.body).toMatchObject({ upstreamStatus: 401 });
+    }
+    expect(stack.auth.stats.refreshRequests - refreshRequests).toBe(1);
+    expect(stack.api!.stats.rejected).toBe(21);
+  });
 });
