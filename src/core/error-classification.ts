@@ -16,9 +16,19 @@ export function toRefreshError(error: unknown, secrets: readonly string[] = []):
   return new UnknownRefreshError(`non-error thrown: ${typeof error}`);
 }
 
+/** Each secret as it appears raw, URL-encoded, form-encoded or inside a JSON string. */
 function redact(text: string, secrets: readonly string[]): string {
   let result = text;
-  for (const secret of secrets) if (secret.length >= 4) result = result.split(secret).join(REDACTED);
+  for (const secret of secrets) {
+    if (secret.length < 4) continue;
+    const variants = new Set([
+      secret,
+      encodeURIComponent(secret),
+      new URLSearchParams([['', secret]]).toString().slice(1),
+      JSON.stringify(secret).slice(1, -1),
+    ]);
+    for (const variant of variants) result = result.split(variant).join(REDACTED);
+  }
   return result;
 }
 

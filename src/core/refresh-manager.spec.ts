@@ -516,6 +516,110 @@ describe('TokenRefreshManager', () => {
     });
   });
 
+  describe('second review regressions', () => {
+    it('a response without expires_in after an expired start does not loop (assumes an hour)', async () => {
+      const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `opaque-${call}`, refreshToken: `rt-${call}` }));
+      const { manager } = setup({}, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresAt: T0 - 60_000 });
+      await vi.advanceTimersByTimeAsync(10 * MIN);
+      expect(client.calls).toBe(1);
+      expect(manager.getRefreshStatus().timeUntilExpiry).toBe(50 * MIN);
+      await manager.stop();
+    });
+
+    it('tokens that are due on arrival (expires_in 0) back off instead of refreshing in a loop', async () => {
+      const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 0 }));
+      const { manager } = setup({}, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 0 });
+      await vi.advanceTimersByTimeAsync(10_000);
+      // random 0.5: waits of 0.5, 1, 2, 4 s after the first refresh.
+      expect(client.calls).toBe(5);
+      await manager.stop();
+    });
+
+    it('a refresh queued behind a stale flight is not sent once stop() has begun', async () => {
+      const client = new FakeOAuthClient(
+        (rt, call, { signal }) =>
+          new Promise((resolve, reject) => {
+            if (rt === 'old') signal.addEventListener('abort', () => reject(signal.reason));
+            else resolve({ accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 });
+          }),
+      );
+      const { manager, store } = setup({}, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'old', expiresIn: 3600 });
+      const first = manager.forceRefresh().catch((error: unknown) => error);
+      await flush();
+      await manager.updateTokens({ accessToken: 'b', refreshToken: 'r1', expiresIn: 3600 });
+      const queued = manager.forceRefresh().catch((error: unknown) => error);
+      await manager.stop();
+      expect(await first).toMatchObject({ code: 'aborted' });
+      expect(await queued).toMatchObject({ code: 'aborted' });
+      expect(client.presented).toEqual(['old']);
+      expect(await store.load()).toMatchObject({ refreshToken: 'r1' });
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('tokens that arrive after the abort grace are still saved and kept', async () => {
+      const client = new FakeOAuthClient(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        return { accessToken: 'late', refreshToken: 'rt-late', expiresIn: 3600 };
+      });
+      const { manager, store } = setup({ shutdownTimeout: 200 }, client);
+      await manager.start({ accessToken: 'a', refreshToken: 'r0', expiresIn: 3600 });
+      void manager.forceRefresh().catch(() => undefined);
+      await flush();
+      const stopped = manager.stop();
+      await vi.advanceTimersByTimeAsync(400);
+      await stopped;
+      expect(manager.isRunning()).toBe(false);
+      await vi.advanceTimersByTimeAsync(1100);
+      expect(await store.load()).toMatchObject({ refreshToken: 'rt-late' });
+      expect(manager.getTokens()?.refreshToken).toBe('rt-late');
+      expect(manager.getRefreshStatus().state).toBe('stopped');
+    });
+
+    it('a failure that lands during stop() arms nothing and asks nobody', async () => {
+      let gate = deferred<void>();
+      let permanent = false;
+      const client = new FakeOAuthClient(async () => {
+        await gate.promise;
+        throw permanent ? new OAuthProtocolError('invalid_grant', 400) : new TokenEndpointHttpError(503);
+      });
+      const onRefreshFail = vi.fn(() => true);
+      const reauthenticate = vi.fn(async () => ({ accessToken: 'x', refreshToken: 'y', expiresIn: 3600 }));
+      for (const kind of [false, true]) {
+        permanent = kind;
+        gate = deferred<void>();
+        const { manager, events } = setup({ onRefreshFail, reauthenticate }, client);
+        await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+        void manager.forceRefresh().catch(() => undefined);
+        await flush();
+        const stopped = manager.stop();
+        gate.resolve();
+        await stopped;
+        expect(vi.getTimerCount()).toBe(0);
+        expect(events.named(TokenRefreshEvents.REFRESH_FAILED)).toHaveLength(0);
+        expect(manager.getRefreshStatus()).toMatchObject({ state: 'stopped', lastError: { code: kind ? 'invalid_grant' : 'http_error' } });
+      }
+      expect(onRefreshFail).not.toHaveBeenCalled();
+      expect(reauthenticate).not.toHaveBeenCalled();
+    });
+
+    it('stop() during start() stops what start() starts', async () => {
+      const loaded = deferred<StoredTokens>();
+      const store: TokenStore = { load: () => loaded.promise, save: async () => undefined, watch: vi.fn(() => () => undefined) };
+      const { manager, events } = setup({}, undefined, store);
+      const started = manager.start();
+      const stopped = manager.stop();
+      loaded.resolve({ accessToken: 'a', refreshToken: 'r', tokenType: 'Bearer', expiresAt: new Date(T0 + 3600_000), issuedAt: new Date(T0) });
+      await started;
+      await stopped;
+      expect(manager.isRunning()).toBe(false);
+      expect(vi.getTimerCount()).toBe(0);
+      expect(events.emitted.map(([name]) => name)).toEqual([TokenRefreshEvents.STARTED, TokenRefreshEvents.STOPPED]);
+    });
+  });
+
   describe('stop with a refresh in flight', () => {
     it('waits for it (up to shutdownTimeout) so the rotated token is saved', async () => {
       const gate = deferred<void>();

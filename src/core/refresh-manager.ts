@@ -84,6 +84,11 @@ export class TokenRefreshManager {
   #expiredNotified = false;
   #abort: AbortController | undefined;
   #stopping: Promise<void> | undefined;
+  #starting: Promise<void> | undefined;
+  /** The unwinding flight a re-check is already chained to (one per flight, not one per call). */
+  #recheckAfter: Promise<ResolvedTokens> | undefined;
+  /** Refreshes in a row whose tokens were due on arrival: backs off instead of looping. */
+  #dueOnArrival = 0;
   #unwatch: (() => void | Promise<void>) | undefined;
   /** Saves run one after another, newest last; a pair that failed to save waits here. */
   #saveChain: Promise<void> = Promise.resolve();
@@ -108,8 +113,21 @@ export class TokenRefreshManager {
   // ---------------------------------------------------------------- lifecycle
 
   /** Starts with the given tokens, or with the store's when none are given. */
-  async start(tokens?: TokenPair): Promise<void> {
+  start(tokens?: TokenPair): Promise<void> {
+    const starting = this.#start(tokens);
+    const settled = starting.then(noop, noop);
+    this.#starting = settled;
+    void settled.then(() => {
+      if (this.#starting === settled) this.#starting = undefined;
+    });
+    return starting;
+  }
+
+  async #start(tokens: TokenPair | undefined): Promise<void> {
     if (this.#stopping) await this.#stopping;
+    // A refresh left over from before stop() may still bring rotated tokens: let it land first.
+    const leftover = this.#flight.inFlight;
+    if (leftover) await settleWithin(leftover, this.#deps.settings.shutdownTimeout);
     if (this.#running) {
       throw new TokenRefreshStateError(`token refresh "${this.name}" is already running; call stop() first`);
     }
@@ -155,8 +173,13 @@ export class TokenRefreshManager {
    */
   stop(): Promise<void> {
     if (this.#stopping) return this.#stopping;
-    if (!this.#running) return Promise.resolve();
-    this.#stopping = this.#stop().finally(() => {
+    const starting = this.#starting;
+    if (!this.#running && !starting) return Promise.resolve();
+    // A stop() that arrives while start() is still loading or saving stops what it starts.
+    this.#stopping = (async () => {
+      if (starting) await starting;
+      if (this.#running) await this.#stop();
+    })().finally(() => {
       this.#stopping = undefined;
     });
     return this.#stopping;
@@ -169,21 +192,22 @@ export class TokenRefreshManager {
     this.#unwatch = undefined;
     if (unwatch) await Promise.resolve().then(unwatch).catch(() => undefined);
 
-    const inFlight = this.#flight.inFlight;
-    if (inFlight) {
-      const timeout = this.#deps.settings.shutdownTimeout;
-      const finished = await settleWithin(inFlight, timeout);
-      if (!finished) {
-        this.#deps.logger.warn(Messages.abortedOnStop(this.name, timeout));
-        this.#abort?.abort(new RefreshAbortedError());
-        // A client that honours the signal unwinds at once; one that does not is not waited for.
-        await settleWithin(inFlight, Math.min(ABORT_GRACE, timeout));
-      }
+    const timeout = this.#deps.settings.shutdownTimeout;
+    const deadline = Date.now() + timeout;
+    // No new refresh can start once #running is false, but one queued behind a stale flight
+    // may follow the one in flight now: wait for each, within the one deadline.
+    for (let inFlight = this.#flight.inFlight; inFlight; inFlight = this.#flight.inFlight) {
+      if (await settleWithin(inFlight, Math.max(0, deadline - Date.now()))) continue;
+      this.#deps.logger.warn(Messages.abortedOnStop(this.name, timeout));
+      this.#abort?.abort(new RefreshAbortedError());
+      // A client that honours the signal unwinds at once; one that does not is not waited for.
+      // If its tokens still arrive later they are saved and kept: the old refresh token is spent.
+      await settleWithin(inFlight, Math.min(ABORT_GRACE, timeout));
+      break;
     }
     // Last chance for a rotated refresh token that the store refused earlier.
     if (this.#unsaved) await this.#retrySave();
     await this.#release(this.#takeHeldLock());
-    this.#generation++;
     this.#state = 'stopped';
     this.#nextAttemptAt = undefined;
     this.#deps.logger.log(Messages.stopped(this.name));
@@ -336,6 +360,7 @@ export class TokenRefreshManager {
 
   /** One timeout at the exact instant; delays beyond setTimeout's range re-arm via #check. */
   #arm(at: number, now: number): void {
+    if (!this.#running) return;
     this.#deps.timers.setTimeout('refresh', () => this.#check(), timerDelay(at, now));
   }
 
@@ -344,7 +369,10 @@ export class TokenRefreshManager {
     if (unwinding) {
       // A flight that has already set the state (idle, backoff) is finishing, e.g. releasing
       // the lock: joining it would refresh nothing. Look again once it has settled.
-      void unwinding.then(noop, noop).then(() => this.#check());
+      if (this.#recheckAfter !== unwinding) {
+        this.#recheckAfter = unwinding;
+        void unwinding.then(noop, noop).then(() => this.#check());
+      }
       return;
     }
     // Failures are handled (state, events, backoff) inside; nobody awaits a background refresh.
@@ -358,17 +386,18 @@ export class TokenRefreshManager {
     // settle, then refresh the current tokens rather than share its failure.
     const stale = this.#flight.inFlight;
     if (stale && this.#flightGeneration !== this.#generation) {
-      return stale.then(
-        () => this.#refresh(),
-        () => this.#refresh(),
-      );
+      const again = () => (this.#running ? this.#refresh() : Promise.reject(new RefreshAbortedError()));
+      return stale.then(again, again);
     }
     if (!stale) this.#flightGeneration = this.#generation;
     return this.#flight.run(() => this.#performRefresh());
   }
 
   async #performRefresh(): Promise<ResolvedTokens> {
+    if (!this.#running) throw new RefreshAbortedError();
     const generation = this.#generation;
+    // What is sent may differ from what is held by the time an error comes back (updateTokens).
+    const sent = this.#tokens;
     const abort = new AbortController();
     this.#abort = abort;
     this.#state = 'refreshing';
@@ -378,7 +407,7 @@ export class TokenRefreshManager {
     try {
       return await this.#refreshUnderLock(generation, abort.signal, startedAt);
     } catch (thrown) {
-      const error = toRefreshError(thrown, secretsOf(this.#tokens));
+      const error = toRefreshError(thrown, [...secretsOf(sent), ...secretsOf(this.#tokens)]);
       // A successful reauthenticate() ends the episode: waiting callers get its tokens.
       if (generation === this.#generation && (await this.#onFailure(error, generation)) && this.#tokens) {
         return this.#tokens;
@@ -476,7 +505,20 @@ export class TokenRefreshManager {
       );
     }
     // A timer, not a check: this often runs inside the flight that produced the tokens.
-    this.#arm(this.#refreshAt, now);
+    this.#arm(this.#nextRefreshAfter(source, now), now);
+  }
+
+  /**
+   * refreshAt, unless a refresh keeps returning tokens that are already due (expires_in: 0, a
+   * clock far off): then the next one waits a backoff delay instead of following at once.
+   */
+  #nextRefreshAfter(source: RefreshSource | undefined, now: number): number {
+    if (source !== 'refresh' || this.#refreshAt > now) {
+      this.#dueOnArrival = 0;
+      return this.#refreshAt;
+    }
+    this.#dueOnArrival++;
+    return now + backoffDelay(this.#dueOnArrival, this.#deps.settings.retry, undefined, this.#deps.random);
   }
 
   // ---------------------------------------------------------------- failures
@@ -484,7 +526,11 @@ export class TokenRefreshManager {
   /** Returns true when reauthenticate() recovered the episode. */
   async #onFailure(error: TokenRefreshError, generation: number): Promise<boolean> {
     const { settings, logger } = this.#deps;
-    if (error instanceof RefreshAbortedError && !this.#running) return false;
+    // Stopping: remember what happened, but schedule nothing and ask nobody.
+    if (!this.#running) {
+      this.#lastError = error;
+      return false;
+    }
     this.#consecutiveFailures++;
     this.#lastError = error;
     const attempt = this.#consecutiveFailures;

@@ -103,10 +103,17 @@ export function mergeRefreshResponse(response: TokenPair, previous: ResolvedToke
   if (!merged.refreshToken) merged.refreshToken = previous.refreshToken;
   const noExpiry = (merged.expiresIn === undefined || merged.expiresIn === null) && (merged.expiresAt === undefined || merged.expiresAt === null);
   if (noExpiry && typeof merged.accessToken === 'string' && jwtExpiry(merged.accessToken) === undefined) {
-    merged.expiresIn = Math.max(0, Math.floor((previous.expiresAt - previous.issuedAt) / 1000));
+    const previousLifetime = Math.floor((previous.expiresAt - previous.issuedAt) / 1000);
+    // Under a minute the old lifetime is not a lifetime but what was left of one (tokens
+    // loaded near or past expiry from a store that keeps no issuedAt): assume an hour.
+    merged.expiresIn = previousLifetime >= MIN_KNOWN_LIFETIME_S ? previousLifetime : ASSUMED_LIFETIME_S;
   }
   return merged;
 }
+
+const MIN_KNOWN_LIFETIME_S = 60;
+/** The usual default of providers that omit expires_in. */
+export const ASSUMED_LIFETIME_S = 3600;
 
 /** The shape handed to TokenStore.save: absolute expiry survives a restart, expiresIn would not. */
 export function toStoredTokens(tokens: ResolvedTokens): StoredTokens {

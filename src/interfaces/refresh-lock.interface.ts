@@ -1,7 +1,10 @@
 /** A held lock. release() must be safe to call more than once. */
 export interface RefreshLockHandle {
   release(): Promise<void>;
-  /** Aborted when the lock is known to be lost (lease expired, backend gone). */
+  /**
+   * Aborted when the lock is known to be lost (lease expired, backend gone). The manager checks
+   * it before sending a refresh; it does not cut a request already sent.
+   */
   readonly lost?: AbortSignal;
 }
 

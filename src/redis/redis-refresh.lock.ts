@@ -23,7 +23,8 @@ import {
  *   cannot delete the lock a successor took.
  * - While held, the lease is renewed (compare-and-pexpire) every renewInterval. If a renewal
  *   finds the lock gone, or none has succeeded for a whole lease, the handle's `lost` signal
- *   aborts: the manager cancels the token request it guards.
+ *   aborts: the manager then sends no request under it (a request already sent is not cut:
+ *   that could not un-spend the refresh token, only lose this replica's copy of the rotation).
  * - A holder that dies stops renewing: its lock expires after at most one lease.
  * - acquire() polls with jittered delays until waitMs, then resolves null. It never throws an
  *   ioredis error: with Redis unreachable it throws RefreshLockError at once (the manager
