@@ -4,6 +4,7 @@ import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeOAuthClient } from '../test/support/fake-oauth-client';
+import { nestApps } from '../test/support/nest-apps';
 import { InMemoryTokenStore } from './core/in-memory-token.store';
 import { type OAuthClient } from './interfaces/oauth-client.interface';
 import { type TokenRefreshModuleOptions } from './interfaces/token-refresh-options.interface';
@@ -37,21 +38,13 @@ class OptionsFactory {
 class ClassClient extends FakeOAuthClient {}
 
 describe('TokenRefreshModule', () => {
+  const apps = nestApps();
   const closers: Array<() => Promise<unknown>> = [];
   afterEach(async () => {
     while (closers.length) await closers.pop()!();
+    await apps.close();
   });
-
-  async function compile(imports: unknown[], providers: unknown[] = []) {
-    const moduleRef = await Test.createTestingModule({
-      imports: [ScheduleModule.forRoot(), ...(imports as never[])],
-      providers: providers as never[],
-    }).compile();
-    const app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
-    closers.push(() => app.close());
-    return app;
-  }
+  const compile = apps.compile;
 
   it('forRoot registers a service injectable by class, by decorator and by token', async () => {
     const app = await compile([TokenRefreshModule.forRoot({ oauthClient: new FakeOAuthClient() })]);
@@ -207,7 +200,7 @@ describe('TokenRefreshModule', () => {
     expect(service.isRunning()).toBe(true);
     expect(await service.getAccessToken()).toBe('stored');
     const registry = app.get(SchedulerRegistry);
-    await closers.pop()!();
+    await apps.closeLast();
     expect(seen).toEqual(['stopped']);
     expect(service.isRunning()).toBe(false);
     expect(registry.getIntervals()).toEqual([]);

@@ -1,26 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { type RefreshStatus } from '../interfaces/refresh-status.interface';
+import { refreshStatus as baseStatus } from '../../test/support/refresh-status';
 import { evaluateTokenHealth } from './token-health';
 
 const LAST_REFRESH = new Date('2030-01-01T00:00:00.000Z');
 
-function refreshStatus(overrides: Partial<RefreshStatus> = {}): RefreshStatus {
-  return {
-    name: 'default',
-    isRunning: true,
-    state: 'idle',
-    expiresAt: new Date(Date.now() + 60_000),
-    refreshAt: new Date(Date.now() + 30_000),
-    lastRefreshAt: LAST_REFRESH,
-    timeUntilExpiry: 60_000,
-    timeUntilRefresh: 30_000,
-    needsRefresh: false,
-    consecutiveFailures: 0,
-    lastError: null,
-    nextAttemptAt: null,
-    ...overrides,
-  };
-}
+const refreshStatus = (overrides: Partial<RefreshStatus> = {}): RefreshStatus =>
+  baseStatus({ lastRefreshAt: LAST_REFRESH, ...overrides });
+
 
 const failing = { consecutiveFailures: 2, lastError: { code: 'network_error', message: 'connect ECONNREFUSED' } };
 

@@ -4,28 +4,12 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RefreshStatus } from '../interfaces/refresh-status.interface';
+import { refreshStatus } from '../../test/support/refresh-status';
 import { getTokenRefreshToken } from '../token-refresh.constants';
 import { TokenRefreshConfigError } from '../token-refresh.errors';
 import { TokenRefreshHealthModule } from './token-refresh-health.module';
 import { TokenRefreshHealthIndicator } from './token-refresh.health';
 
-function refreshStatus(overrides: Partial<RefreshStatus> = {}): RefreshStatus {
-  return {
-    name: 'default',
-    isRunning: true,
-    state: 'idle',
-    expiresAt: new Date(Date.now() + 60_000),
-    refreshAt: new Date(Date.now() + 30_000),
-    lastRefreshAt: null,
-    timeUntilExpiry: 60_000,
-    timeUntilRefresh: 30_000,
-    needsRefresh: false,
-    consecutiveFailures: 0,
-    lastError: null,
-    nextAttemptAt: null,
-    ...overrides,
-  };
-}
 
 /** Stands in for TokenRefreshService: the indicator reads getRefreshStatus() and nothing else. */
 class FakeService {

@@ -1,11 +1,10 @@
 import { type HttpService } from '@nestjs/axios';
 import { Injectable, Module } from '@nestjs/common';
-import { ScheduleModule } from '@nestjs/schedule';
-import { Test } from '@nestjs/testing';
 import { AxiosError, type AxiosAdapter, type AxiosResponse } from 'axios';
 import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deferred, FakeOAuthClient } from '../../test/support/fake-oauth-client';
+import { nestApps } from '../../test/support/nest-apps';
 import { TokenRefreshConfigError } from '../token-refresh.errors';
 import { TokenRefreshModule } from '../token-refresh.module';
 import { TokenRefreshService } from '../token-refresh.service';
@@ -53,21 +52,9 @@ class Consumer {
 }
 
 describe('TokenRefreshHttpModule', () => {
-  const closers: Array<() => Promise<unknown>> = [];
-  afterEach(async () => {
-    while (closers.length) await closers.pop()!();
-  });
-
-  async function compile(imports: unknown[], providers: unknown[] = []) {
-    const moduleRef = await Test.createTestingModule({
-      imports: [ScheduleModule.forRoot(), ...(imports as never[])],
-      providers: providers as never[],
-    }).compile();
-    const app = moduleRef.createNestApplication({ logger: false });
-    closers.push(() => app.close());
-    await app.init();
-    return app;
-  }
+  const apps = nestApps();
+  afterEach(() => apps.close());
+  const compile = apps.compile;
 
   it('each registration gets its own HttpService that sends its own token', async () => {
     const network = fakeNetwork(new Set());
