@@ -16,6 +16,11 @@ describe('computeRefreshAt', () => {
     expect(computeRefreshAt(tokens, 5 * MIN)).toBe(NOW + 30_000);
   });
 
+  it('is a whole number of ms even for an odd lifetime', () => {
+    const tokens = resolveTokens({ accessToken: 'a', expiresAt: NOW + 29_999 }, NOW);
+    expect(computeRefreshAt(tokens, 5 * MIN)).toBe(NOW + 14_999);
+  });
+
   it('makes an already expired token due at once', () => {
     const tokens = resolveTokens({ accessToken: 'a', expiresAt: NOW - 10 }, NOW);
     expect(computeRefreshAt(tokens, 5 * MIN)).toBeLessThanOrEqual(NOW);

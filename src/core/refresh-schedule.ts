@@ -10,7 +10,8 @@ export const MAX_TIMER_DELAY = 2 ** 31 - 1;
  */
 export function computeRefreshAt(tokens: ResolvedTokens, threshold: number): number {
   const lifetime = Math.max(0, tokens.expiresAt - tokens.issuedAt);
-  return tokens.expiresAt - Math.min(threshold, lifetime / 2);
+  // Whole milliseconds: status durations are reported in ms.
+  return Math.floor(tokens.expiresAt - Math.min(threshold, lifetime / 2));
 }
 
 /** A delay setTimeout can hold; the caller re-arms when a capped timer fires early. */
@@ -27,5 +28,5 @@ export const MAX_WAIT_MARGIN = 10_000;
  * token is still good for a request, so a slow token endpoint costs callers nothing.
  */
 export function computeWaitFrom(tokens: ResolvedTokens, refreshAt: number): number {
-  return tokens.expiresAt - Math.min(MAX_WAIT_MARGIN, Math.max(0, tokens.expiresAt - refreshAt) / 2);
+  return Math.floor(tokens.expiresAt - Math.min(MAX_WAIT_MARGIN, Math.max(0, tokens.expiresAt - refreshAt) / 2));
 }
