@@ -99,7 +99,7 @@ async function sendWith(send: AxiosAdapter, config: InternalAxiosRequestConfig, 
 }
 
 /**
- * `redact` only covers AxiosError#toJSON; `console.log(error)` shows the config and the raw
+ * `redact` only covers AxiosError#toJSON; logging the error (util.inspect) shows the config and the raw
  * request. So once a request has settled, the config (shared by the response and the error)
  * loses its Authorization (a replay sets it again), and the raw request, whose `_header` holds
  * the header line as sent, stays reachable (`if (error.request)` still works) but is no longer
