@@ -9,7 +9,7 @@ import { InMemoryTokenStore } from './core/in-memory-token.store';
 import { type OAuthClient } from './interfaces/oauth-client.interface';
 import { type TokenRefreshModuleOptions } from './interfaces/token-refresh-options.interface';
 import { OAUTH_CLIENT, TokenRefreshEvents, TOKEN_STORE, getOAuthClientToken } from './token-refresh.constants';
-import { InjectTokenRefresh } from './token-refresh.decorators';
+import { InjectOAuthClient, InjectTokenRefresh, InjectTokenStore } from './token-refresh.decorators';
 import { TokenRefreshConfigError } from './token-refresh.errors';
 import { TokenRefreshModule } from './token-refresh.module';
 import { TokenRefreshService } from './token-refresh.service';
@@ -52,6 +52,28 @@ describe('TokenRefreshModule', () => {
     expect(service).toBeInstanceOf(TokenRefreshService);
     expect(app.get(OAUTH_CLIENT)).toBeInstanceOf(FakeOAuthClient);
     expect(app.get(TOKEN_STORE)).toBeInstanceOf(InMemoryTokenStore);
+  });
+
+  it('InjectOAuthClient and InjectTokenStore inject the named registration\'s own client and store', async () => {
+    const crmClient = new FakeOAuthClient();
+    const crmStore = new InMemoryTokenStore();
+    @Injectable()
+    class Collaborators {
+      constructor(
+        @InjectOAuthClient('crm') readonly client: OAuthClient,
+        @InjectTokenStore('crm') readonly store: InMemoryTokenStore,
+        @InjectOAuthClient() readonly defaultClient: OAuthClient,
+      ) {}
+    }
+    const main = new FakeOAuthClient();
+    const app = await compile(
+      [TokenRefreshModule.forRoot({ oauthClient: main }), TokenRefreshModule.forRoot({ name: 'crm', oauthClient: crmClient, tokenStore: crmStore })],
+      [Collaborators],
+    );
+    const collaborators = app.get(Collaborators);
+    expect(collaborators.client).toBe(crmClient);
+    expect(collaborators.store).toBe(crmStore);
+    expect(collaborators.defaultClient).toBe(main);
   });
 
   it('two named registrations stay independent', async () => {

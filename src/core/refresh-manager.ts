@@ -67,7 +67,7 @@ export class TokenRefreshManager {
   #tokens: ResolvedTokens | undefined;
   #state: RefreshState = 'stopped';
   #running = false;
-  /** Bumped by start, stop and updateTokens: a refresh that began under an older one is void. */
+  /** Bumped by start and updateTokens: a refresh that began for replaced tokens is void. */
   #generation = 0;
   #flightGeneration = 0;
   #refreshAt = 0;
@@ -245,7 +245,7 @@ export class TokenRefreshManager {
     this.#check();
   }
 
-  /** The access token, at once while fresh; when a refresh is due, after it. */
+  /** The access token: at once while fresh or comfortably valid; near expiry, after the refresh. */
   getAccessToken(): Promise<string> {
     if (Date.now() < this.#freshUntil) return this.#freshPromise;
     return this.#slowAccessToken();
@@ -257,7 +257,7 @@ export class TokenRefreshManager {
     return tokens !== undefined && Date.now() < tokens.expiresAt ? tokens.accessToken : undefined;
   }
 
-  /** A frozen copy of the tokens held, or null. The one method (with getAccessToken) that returns secrets. */
+  /** A frozen copy of the tokens held, or null. With getAccessToken and peekAccessToken, the only methods that return secrets. */
   getTokens(): Readonly<TokenPair & { expiresAt: Date }> | null {
     return this.#tokens ? toPublicTokens(this.#tokens, Date.now()) : null;
   }
