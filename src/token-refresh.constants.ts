@@ -4,6 +4,8 @@ export const MIN_REFRESH_THRESHOLD = 60_000;
 export const DEFAULT_CHECK_INTERVAL = 60_000;
 export const DEFAULT_SHUTDOWN_TIMEOUT = 5_000;
 export const DEFAULT_LOCK_WAIT_TIMEOUT = 10_000;
+/** A store call (load, save) that takes longer counts as failed: a hung database must not freeze refreshing. */
+export const DEFAULT_STORE_TIMEOUT = 5_000;
 /**
  * Full jitter averages half the cap, so a 120 s cap keeps a long outage near one request a
  * minute (the Go original's rate) while the first retries come within seconds.

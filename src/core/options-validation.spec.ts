@@ -23,6 +23,7 @@ describe('resolveSettings', () => {
       checkInterval: DEFAULT_CHECK_INTERVAL,
       shutdownTimeout: 5000,
       lockWaitTimeout: 10_000,
+      storeTimeout: 5000,
       autoStart: false,
       retry: { maxAttempts: Infinity, initialDelay: 1000, maxDelay: 120_000 },
     });
@@ -44,6 +45,25 @@ describe('resolveSettings', () => {
   ])('rejects %o naming %s', (bad, option) => {
     expect(optionOf(() => resolveSettings({ oauthClient: client, ...(bad as object) }))).toBe(option);
   });
+
+  // Node clamps a longer timer to 1 ms: a 28-day retry delay would become a save storm.
+  it.each(['refreshThreshold', 'checkInterval', 'shutdownTimeout', 'lockWaitTimeout', 'storeTimeout', 'retry.initialDelay', 'retry.maxDelay'])(
+    'rejects %s beyond the timer limit (2^31-1 ms), naming it',
+    (option) => {
+      const tooLong = 2 ** 31;
+      const options = option.startsWith('retry.')
+        ? { retry: { initialDelay: 1000, maxDelay: tooLong, [option.slice(6)]: tooLong } }
+        : { [option]: tooLong };
+      let error: unknown;
+      try {
+        resolveSettings({ oauthClient: client, ...options });
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error).toBeInstanceOf(TokenRefreshConfigError);
+      expect(error).toMatchObject({ option, message: expect.stringContaining(`${option} must be at most 2147483647 ms`) });
+    },
+  );
 
   it('rejects a bad registration name', () => {
     expect(optionOf(() => resolveSettings({ oauthClient: client }, 'has spaces'))).toBe('name');

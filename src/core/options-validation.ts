@@ -6,10 +6,11 @@ import {
   DEFAULT_REGISTRATION_NAME,
   DEFAULT_RETRY,
   DEFAULT_SHUTDOWN_TIMEOUT,
+  DEFAULT_STORE_TIMEOUT,
   MIN_REFRESH_THRESHOLD,
 } from '../token-refresh.constants';
 import { TokenRefreshConfigError } from '../token-refresh.errors';
-import { MAX_TIMER_DELAY } from './refresh-schedule';
+import { checkDuration } from './durations';
 
 /** The settings the manager runs on: every default applied, every value checked. */
 export interface ResolvedSettings {
@@ -18,6 +19,7 @@ export interface ResolvedSettings {
   checkInterval: number;
   shutdownTimeout: number;
   lockWaitTimeout: number;
+  storeTimeout: number;
   autoStart: boolean;
   retry: { maxAttempts: number; initialDelay: number; maxDelay: number };
 }
@@ -36,19 +38,17 @@ export function resolveSettings(
   if (typeof name !== 'string' || !/^[\w.-]{1,64}$/.test(name)) {
     throw new TokenRefreshConfigError('name', 'name must be 1-64 characters of letters, digits, _, . or -');
   }
-  const refreshThreshold = duration(options.refreshThreshold, 'refreshThreshold', DEFAULT_REFRESH_THRESHOLD);
+  const refreshThreshold = checkDuration(options.refreshThreshold, 'refreshThreshold', { fallback: DEFAULT_REFRESH_THRESHOLD });
   if (refreshThreshold < MIN_REFRESH_THRESHOLD) {
     throw new TokenRefreshConfigError(
       'refreshThreshold',
       `refreshThreshold must be at least ${MIN_REFRESH_THRESHOLD} ms (1 minute); got ${refreshThreshold}`,
     );
   }
-  const checkInterval = duration(options.checkInterval, 'checkInterval', DEFAULT_CHECK_INTERVAL);
-  if (checkInterval > MAX_TIMER_DELAY) {
-    throw new TokenRefreshConfigError('checkInterval', `checkInterval must be at most ${MAX_TIMER_DELAY} ms`);
-  }
-  const shutdownTimeout = duration(options.shutdownTimeout, 'shutdownTimeout', DEFAULT_SHUTDOWN_TIMEOUT, true);
-  const lockWaitTimeout = duration(options.lockWaitTimeout, 'lockWaitTimeout', DEFAULT_LOCK_WAIT_TIMEOUT, true);
+  const checkInterval = checkDuration(options.checkInterval, 'checkInterval', { fallback: DEFAULT_CHECK_INTERVAL });
+  const shutdownTimeout = checkDuration(options.shutdownTimeout, 'shutdownTimeout', { fallback: DEFAULT_SHUTDOWN_TIMEOUT, allowZero: true });
+  const lockWaitTimeout = checkDuration(options.lockWaitTimeout, 'lockWaitTimeout', { fallback: DEFAULT_LOCK_WAIT_TIMEOUT, allowZero: true });
+  const storeTimeout = checkDuration(options.storeTimeout, 'storeTimeout', { fallback: DEFAULT_STORE_TIMEOUT });
 
   const retry = options.retry ?? {};
   if (typeof retry !== 'object' || retry === null) {
@@ -58,8 +58,8 @@ export function resolveSettings(
   if (!(maxAttempts === Infinity || (Number.isInteger(maxAttempts) && maxAttempts >= 1))) {
     throw new TokenRefreshConfigError('retry.maxAttempts', 'retry.maxAttempts must be a whole number >= 1, or Infinity');
   }
-  const initialDelay = duration(retry.initialDelay, 'retry.initialDelay', DEFAULT_RETRY.initialDelay);
-  const maxDelay = duration(retry.maxDelay, 'retry.maxDelay', DEFAULT_RETRY.maxDelay);
+  const initialDelay = checkDuration(retry.initialDelay, 'retry.initialDelay', { fallback: DEFAULT_RETRY.initialDelay });
+  const maxDelay = checkDuration(retry.maxDelay, 'retry.maxDelay', { fallback: DEFAULT_RETRY.maxDelay });
   if (maxDelay < initialDelay) {
     throw new TokenRefreshConfigError('retry.maxDelay', 'retry.maxDelay must be at least retry.initialDelay');
   }
@@ -85,24 +85,10 @@ export function resolveSettings(
     checkInterval,
     shutdownTimeout,
     lockWaitTimeout,
+    storeTimeout,
     autoStart: options.autoStart ?? false,
     retry: { maxAttempts, initialDelay, maxDelay },
   };
-}
-
-function duration(value: unknown, option: string, fallback: number, allowZero = false): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new TokenRefreshConfigError(
-      option,
-      `${option} must be a ${allowZero ? 'non-negative' : 'positive'} finite number of milliseconds; got ${describe(value)}`,
-    );
-  }
-  return value;
-}
-
-function describe(value: unknown): string {
-  return typeof value === 'number' ? String(value) : typeof value;
 }
 
 /** Checks a user-supplied collaborator has the methods we call, naming the option when not. */

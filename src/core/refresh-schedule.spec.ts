@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { computeRefreshAt, computeWaitFrom, MAX_TIMER_DELAY, timerDelay } from './refresh-schedule';
+import { MAX_TIMER_DELAY } from './durations';
+import { computeRefreshAt, computeWaitFrom, timerDelay } from './refresh-schedule';
 import { resolveTokens } from './tokens';
 
 const NOW = 1_800_000_000_000;

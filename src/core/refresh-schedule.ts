@@ -1,7 +1,6 @@
 import { type ResolvedTokens } from '../interfaces/token-pair.interface';
 
-/** setTimeout stores delays in a signed 32-bit int; longer ones fire at once. */
-export const MAX_TIMER_DELAY = 2 ** 31 - 1;
+import { MAX_TIMER_DELAY } from './durations';
 
 /**
  * When to refresh: `threshold` before expiry, but never earlier than half-way through the

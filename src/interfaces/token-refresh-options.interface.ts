@@ -57,4 +57,9 @@ export interface TokenRefreshModuleOptions {
   autoStart?: boolean;
   /** ms a replica waits for the refresh lock before serving its current token and trying later. Default 10000. */
   lockWaitTimeout?: number;
+  /**
+   * ms a token store call (load, save) may take; a longer one counts as failed: new tokens keep
+   * serving from memory and the save is retried. Default 5000.
+   */
+  storeTimeout?: number;
 }

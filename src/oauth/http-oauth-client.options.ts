@@ -1,5 +1,5 @@
 import { isPlainObject } from '../core/guards';
-import { MAX_TIMER_DELAY } from '../core/refresh-schedule';
+import { checkDuration } from '../core/durations';
 import {
   type ClientAuthMethod,
   type HttpOAuthClientOptions,
@@ -73,10 +73,7 @@ export function validateHttpOAuthClientOptions(
     fail('scope', 'must be a non-empty string when given');
   }
 
-  const timeout = options.timeout ?? DEFAULT_HTTP_OAUTH_TIMEOUT;
-  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0 || timeout > MAX_TIMER_DELAY) {
-    fail('timeout', `must be a positive number of ms, at most ${MAX_TIMER_DELAY}`);
-  }
+  const timeout = checkDuration(options.timeout, opt('timeout'), { fallback: DEFAULT_HTTP_OAUTH_TIMEOUT });
 
   const extraParams: Record<string, string> = {};
   if (options.extraParams !== undefined) {

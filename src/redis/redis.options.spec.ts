@@ -55,6 +55,10 @@ describe('resolveLockOptions', () => {
     expect(configErrorOf(() => resolveLockOptions({ keyPrefix: 'p', lease: 1_000, renewInterval: 1_000 }, 'lock')).option).toBe('lock.renewInterval');
   });
 
+  it.each(['lease', 'retryDelay', 'resyncDelay', 'commandTimeout'])('rejects a %s beyond the timer limit, naming it', (option) => {
+    expect(configErrorOf(() => resolveLockOptions({ keyPrefix: 'p', [option]: 2 ** 31 }, 'lock')).option).toBe(`lock.${option}`);
+  });
+
   it('allows resyncDelay 0 but not a negative lease', () => {
     expect(resolveLockOptions({ keyPrefix: 'p', resyncDelay: 0 }, 'lock').resyncDelay).toBe(0);
     expect(configErrorOf(() => resolveLockOptions({ keyPrefix: 'p', lease: -1 }, 'lock')).option).toBe('lock.lease');

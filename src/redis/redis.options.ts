@@ -1,4 +1,5 @@
 import { type RedisOptions } from 'ioredis';
+import { checkDuration } from '../core/durations';
 import { TokenRefreshConfigError } from '../token-refresh.errors';
 import { validateKeyPrefix } from './redis-keys';
 
@@ -62,15 +63,15 @@ export function resolveStoreOptions(options: RedisTokenStoreOptions | undefined,
   }
   return {
     keyPrefix: validateKeyPrefix(options.keyPrefix, `${path}.keyPrefix`),
-    commandTimeout: duration(options.commandTimeout, `${path}.commandTimeout`, DEFAULT_REDIS_COMMAND_TIMEOUT),
+    commandTimeout: checkDuration(options.commandTimeout, `${path}.commandTimeout`, { fallback: DEFAULT_REDIS_COMMAND_TIMEOUT }),
   };
 }
 
 export function resolveLockOptions(options: RedisRefreshLockOptions | undefined, path: string): ResolvedLockOptions {
   const base = resolveStoreOptions(options, path);
   const lock = options as RedisRefreshLockOptions;
-  const lease = duration(lock.lease, `${path}.lease`, DEFAULT_LOCK_LEASE);
-  const renewInterval = duration(lock.renewInterval, `${path}.renewInterval`, Math.max(1, Math.floor(lease / 3)));
+  const lease = checkDuration(lock.lease, `${path}.lease`, { fallback: DEFAULT_LOCK_LEASE });
+  const renewInterval = checkDuration(lock.renewInterval, `${path}.renewInterval`, { fallback: Math.max(1, Math.floor(lease / 3)) });
   if (renewInterval >= lease) {
     throw new TokenRefreshConfigError(`${path}.renewInterval`, `${path}.renewInterval must be shorter than ${path}.lease`);
   }
@@ -78,8 +79,8 @@ export function resolveLockOptions(options: RedisRefreshLockOptions | undefined,
     ...base,
     lease,
     renewInterval,
-    retryDelay: duration(lock.retryDelay, `${path}.retryDelay`, DEFAULT_LOCK_RETRY_DELAY),
-    resyncDelay: duration(lock.resyncDelay, `${path}.resyncDelay`, DEFAULT_RESYNC_DELAY, true),
+    retryDelay: checkDuration(lock.retryDelay, `${path}.retryDelay`, { fallback: DEFAULT_LOCK_RETRY_DELAY }),
+    resyncDelay: checkDuration(lock.resyncDelay, `${path}.resyncDelay`, { fallback: DEFAULT_RESYNC_DELAY, allowZero: true }),
   };
 }
 
@@ -95,15 +96,4 @@ export function validateRedisUrl(url: unknown, path: string): string {
     throw new TokenRefreshConfigError(`${path}.url`, `${path}.url must be a redis:// or rediss:// URL`);
   }
   return url as string;
-}
-
-function duration(value: unknown, option: string, fallback: number, allowZero = false): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new TokenRefreshConfigError(
-      option,
-      `${option} must be a ${allowZero ? 'non-negative' : 'positive'} finite number of milliseconds`,
-    );
-  }
-  return value;
 }
