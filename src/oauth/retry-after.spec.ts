@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_RETRY_AFTER_MS, parseRetryAfter } from './retry-after';
+import { backoffDelay, MAX_RETRY_AFTER } from '../core/backoff';
+import { parseRetryAfter } from './retry-after';
 
 const NOW = Date.UTC(2025, 5, 1, 12, 0, 0); // Sun, 01 Jun 2025 12:00:00 GMT
 
@@ -9,15 +10,15 @@ describe('parseRetryAfter', () => {
     ['1', 1000],
     ['120', 120_000],
     [' 30 ', 30_000],
-    ['3600', MAX_RETRY_AFTER_MS],
+    ['3600', 3_600_000],
   ])('reads delta-seconds %j as %d ms', (value, expected) => {
     expect(parseRetryAfter(value, NOW)).toBe(expected);
   });
 
-  it('caps long delays, even absurd digit strings, at one hour', () => {
-    expect(parseRetryAfter('3601', NOW)).toBe(MAX_RETRY_AFTER_MS);
-    expect(parseRetryAfter('86400', NOW)).toBe(MAX_RETRY_AFTER_MS);
-    expect(parseRetryAfter('9'.repeat(400), NOW)).toBe(MAX_RETRY_AFTER_MS);
+  it('reports long delays as asked (the backoff policy caps them), even absurd digit strings', () => {
+    expect(parseRetryAfter('86400', NOW)).toBe(86_400_000);
+    expect(parseRetryAfter('9'.repeat(400), NOW)).toBe(Infinity);
+    expect(backoffDelay(1, { initialDelay: 1, maxDelay: 1 }, parseRetryAfter('9'.repeat(400), NOW), () => 0)).toBe(MAX_RETRY_AFTER);
   });
 
   it('reads an IMF-fixdate as the delay from now', () => {
@@ -34,8 +35,8 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('Sun, 01 Jun 2025 11:00:00 GMT', NOW)).toBe(0);
   });
 
-  it('caps a far-future date at one hour', () => {
-    expect(parseRetryAfter('Mon, 01 Jun 2026 12:00:00 GMT', NOW)).toBe(MAX_RETRY_AFTER_MS);
+  it('reads a far-future date as asked', () => {
+    expect(parseRetryAfter('Mon, 01 Jun 2026 12:00:00 GMT', NOW)).toBe(365 * 24 * 3600_000);
   });
 
   it.each([

@@ -1,8 +1,3 @@
-import { MAX_RETRY_AFTER } from '../core/backoff';
-
-/** Longest wait a server may ask for; beyond this a stale or hostile header would stall refreshes. */
-export const MAX_RETRY_AFTER_MS = MAX_RETRY_AFTER;
-
 const MONTHS: Readonly<Record<string, number>> = {
   Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
 };
@@ -17,7 +12,8 @@ const ASCTIME_DATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([ \d]\d)
  * Parses a Retry-After header (RFC 9110 section 10.2.3) into a delay in ms from `now` (epoch ms).
  * Accepts delta-seconds or an HTTP-date; anything else (garbage, negative numbers, impossible
  * dates) gives `undefined` so the caller falls back to its own backoff. A date already in the
- * past means "retry now" and gives 0. The result is capped at one hour.
+ * past means "retry now" and gives 0. How long a server may really delay us is the backoff
+ * policy's call (backoffDelay caps it), so the value is what the server asked for.
  */
 export function parseRetryAfter(headerValue: string | null | undefined, now: number): number | undefined {
   if (typeof headerValue !== 'string') return undefined;
@@ -25,13 +21,13 @@ export function parseRetryAfter(headerValue: string | null | undefined, now: num
   if (value === '') return undefined;
 
   if (/^\d+$/.test(value)) {
-    // Very long digit strings overflow to Infinity, which the cap turns into one hour.
-    return Math.min(Number(value) * 1000, MAX_RETRY_AFTER_MS);
+    // Very long digit strings overflow to Infinity: "longer than anything", which the policy caps.
+    return Number(value) * 1000;
   }
 
   const at = parseHttpDate(value, now);
   if (at === undefined) return undefined;
-  return Math.min(Math.max(at - now, 0), MAX_RETRY_AFTER_MS);
+  return Math.max(at - now, 0);
 }
 
 /** Strict HTTP-date parser: Date.parse is too lenient (it accepts "1 2 3" and similar). */
