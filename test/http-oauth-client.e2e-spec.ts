@@ -238,8 +238,8 @@ const failureScenarios: FailureScenario[] = [
     },
   },
   {
-    name: '200 without access_token: InvalidTokenResponseError naming the field',
-    behaviour: (_req, res) => sendJson(res, 200, { token_type: 'Bearer', refresh_token: NEW_REFRESH_TOKEN }),
+    name: '200 without access_token or refresh_token: InvalidTokenResponseError naming the field',
+    behaviour: (_req, res) => sendJson(res, 200, { token_type: 'Bearer', expires_in: 60 }),
     check: (error) => {
       expect(error).toBeInstanceOf(InvalidTokenResponseError);
       expect((error as Error).message).toBe('invalid token response: access_token is missing');
@@ -309,6 +309,12 @@ describe('HttpOAuthClient against a local fault server', () => {
 
       expect(pair).toEqual({ accessToken: ACCESS_TOKEN, tokenType: 'bearer', expiresIn: 60 });
       expect(pair).not.toHaveProperty('refreshToken');
+    });
+
+    it('returns a rotated refresh token from a 200 without access_token, so the manager can keep it', async () => {
+      server.behave((_req, res) => sendJson(res, 200, { token_type: 'Bearer', refresh_token: NEW_REFRESH_TOKEN }));
+
+      expect(await refresh(makeClient())).toEqual({ tokenType: 'Bearer', refreshToken: NEW_REFRESH_TOKEN });
     });
   });
 

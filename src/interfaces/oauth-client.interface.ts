@@ -6,10 +6,18 @@ export interface RefreshRequestOptions {
 }
 
 /**
+ * What a token endpoint answered, as a TokenPair. The manager checks every field itself and is
+ * lenient where the server has already acted: a rotated `refreshToken` is kept even when the
+ * rest is unusable, so a client should return what it got (`accessToken` absent if the server
+ * sent none) rather than throw once the body is a token response.
+ */
+export type TokenResponse = Omit<TokenPair, 'accessToken'> & { accessToken?: string };
+
+/**
  * Exchanges a refresh token for new tokens. Implementations should throw the typed errors
  * from `token-refresh.errors` (OAuthProtocolError, TokenEndpointHttpError, ...) so that
  * permanent failures are told apart from transient ones; anything else counts as transient.
  */
 export interface OAuthClient {
-  refresh(refreshToken: string, options: RefreshRequestOptions): Promise<TokenPair>;
+  refresh(refreshToken: string, options: RefreshRequestOptions): Promise<TokenResponse>;
 }

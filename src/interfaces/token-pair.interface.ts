@@ -20,6 +20,11 @@ export interface TokenPair {
    * pair that merely expires later.
    */
   issuedAt?: Date | number;
+  /**
+   * Which pair of this credential this is: every new pair saved gets the previous one's version
+   * plus one. Stores round-trip it; it orders pairs without relying on any machine's clock.
+   */
+  version?: number;
 }
 
 /** A TokenPair after normalisation: absolute times, every default applied. Frozen. */
@@ -31,6 +36,8 @@ export interface ResolvedTokens {
   readonly expiresAt: number;
   /** Epoch ms when the request that produced these tokens started (or when they were handed in). */
   readonly issuedAt: number;
+  /** Undefined when the pair came from a store that does not keep it. */
+  readonly version?: number;
   readonly scope?: string;
   readonly idToken?: string;
 }

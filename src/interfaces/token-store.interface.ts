@@ -5,8 +5,10 @@ export interface StoredTokens extends TokenPair {
   accessToken: string;
   tokenType: string;
   expiresAt: Date;
-  /** When they were obtained: keep it, and prefer the later pair when two writers race. */
+  /** When they were obtained: keep it; it breaks a tie between two writers of one version. */
   issuedAt: Date;
+  /** Incremented with every new pair of the credential: keep it, and never replace a pair of a higher version. */
+  version: number;
 }
 
 /**

@@ -2,8 +2,7 @@ import { type HttpService } from '@nestjs/axios';
 import { type AxiosResponse } from 'axios';
 import { inspect } from 'node:util';
 import { redactedInspect } from '../core/redaction';
-import { type OAuthClient, type RefreshRequestOptions } from '../interfaces/oauth-client.interface';
-import { type TokenPair } from '../interfaces/token-pair.interface';
+import { type OAuthClient, type RefreshRequestOptions, type TokenResponse } from '../interfaces/oauth-client.interface';
 import {
   type ClientAuthMethod,
   type HttpOAuthClientOptions,
@@ -57,7 +56,7 @@ export class HttpOAuthClient implements OAuthClient {
     this.#http = http;
   }
 
-  async refresh(refreshToken: string, options: RefreshRequestOptions): Promise<TokenPair> {
+  async refresh(refreshToken: string, options: RefreshRequestOptions): Promise<TokenResponse> {
     if (typeof refreshToken !== 'string' || refreshToken === '') throw new MissingRefreshTokenError();
     const callerSignal = options?.signal;
     if (callerSignal?.aborted) throw new RefreshAbortedError();

@@ -4,7 +4,7 @@ import {
   OAuthProtocolError,
   TokenEndpointHttpError,
 } from '../token-refresh.errors';
-import { MAX_EXPIRES_IN_SECONDS, parseTokenResponse, type ResponseHeaders } from './token-response.parser';
+import { parseTokenResponse, type ResponseHeaders } from './token-response.parser';
 
 const NOW = Date.UTC(2025, 5, 1, 12, 0, 0);
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -53,12 +53,11 @@ describe('parseTokenResponse: success (RFC 6749 section 5.1)', () => {
     ).toEqual({ accessToken: AT, tokenType: 'Bearer' });
   });
 
-  it('tolerates expires_in as a string of digits, and 0', () => {
+  it('tolerates expires_in as a string of digits, with or without decimals, and 0', () => {
     expect(parseOk({ access_token: AT, token_type: 'Bearer', expires_in: '3599' }).expiresIn).toBe(3599);
+    expect(parseOk({ access_token: AT, token_type: 'Bearer', expires_in: '3600.0' }).expiresIn).toBe(3600);
+    expect(parseOk({ access_token: AT, token_type: 'Bearer', expires_in: ' 3600.5 ' }).expiresIn).toBe(3600.5);
     expect(parseOk({ access_token: AT, token_type: 'Bearer', expires_in: 0 }).expiresIn).toBe(0);
-    expect(parseOk({ access_token: AT, token_type: 'Bearer', expires_in: MAX_EXPIRES_IN_SECONDS }).expiresIn).toBe(
-      MAX_EXPIRES_IN_SECONDS,
-    );
   });
 
   it('accepts any 2xx and ignores the content type when the body is JSON', () => {
@@ -68,13 +67,14 @@ describe('parseTokenResponse: success (RFC 6749 section 5.1)', () => {
 });
 
 describe('parseTokenResponse: a rotation is never thrown away', () => {
-  it('reads a missing token_type as Bearer when the body carries a new refresh token', () => {
-    expect(parseOk({ access_token: AT, refresh_token: 'rotated', expires_in: 60 })).toEqual({
-      accessToken: AT,
-      tokenType: 'Bearer',
-      refreshToken: 'rotated',
-      expiresIn: 60,
-    });
+  it('passes every field through as sent, odd ones included: the manager judges them, and keeps the rotation', () => {
+    const odd = { access_token: AT, refresh_token: 'rotated', expires_in: -1, scope: ['a'], id_token: { x: 1 }, token_type: 7 };
+    expect(parseOk(odd)).toEqual({ accessToken: AT, refreshToken: 'rotated', expiresIn: -1, scope: ['a'], idToken: { x: 1 }, tokenType: 7 });
+  });
+
+  it('returns a rotated refresh token even when the access token is missing or unusable', () => {
+    expect(parseOk({ refresh_token: 'rotated', token_type: 'Bearer' })).toEqual({ refreshToken: 'rotated', tokenType: 'Bearer' });
+    expect(parseOk({ access_token: 42, refresh_token: 'rotated' })).toEqual({ accessToken: 42, refreshToken: 'rotated' });
   });
 });
 
@@ -82,22 +82,9 @@ describe('parseTokenResponse: malformed success', () => {
   it.each([
     ['missing access_token', { token_type: 'Bearer' }, 'access_token is missing'],
     ['null access_token', { access_token: null, token_type: 'Bearer' }, 'access_token is missing'],
-    ['empty access_token', { access_token: '', token_type: 'Bearer' }, 'access_token is empty'],
-    ['numeric access_token', { access_token: 42, token_type: 'Bearer' }, 'access_token is not a string (got number)'],
-    ['missing token_type', { access_token: AT }, 'token_type is missing'],
-    ['object token_type', { access_token: AT, token_type: {} }, 'token_type is not a string (got object)'],
-    ['negative expires_in', { access_token: AT, token_type: 'B', expires_in: -1 }, 'expires_in is not a non-negative finite number'],
-    ['absurd expires_in', { access_token: AT, token_type: 'B', expires_in: MAX_EXPIRES_IN_SECONDS + 1 }, 'expires_in is larger than 10 years'],
-    ['epoch-ms expires_in', { access_token: AT, token_type: 'B', expires_in: 1e300 }, 'expires_in is larger than 10 years'],
-    ['"NaN" expires_in', { access_token: AT, token_type: 'B', expires_in: 'NaN' }, 'expires_in is not a number (got string)'],
-    ['"-5" expires_in', { access_token: AT, token_type: 'B', expires_in: '-5' }, 'expires_in is not a number (got string)'],
-    ['"1h" expires_in', { access_token: AT, token_type: 'B', expires_in: '1h' }, 'expires_in is not a number (got string)'],
-    ['boolean expires_in', { access_token: AT, token_type: 'B', expires_in: true }, 'expires_in is not a number (got boolean)'],
-    ['empty refresh_token', { access_token: AT, token_type: 'B', refresh_token: '' }, 'refresh_token is empty'],
-    ['numeric refresh_token', { access_token: AT, token_type: 'B', refresh_token: 7 }, 'refresh_token is not a string (got number)'],
-    ['array scope', { access_token: AT, token_type: 'B', scope: ['a'] }, 'scope is not a string (got array)'],
-    ['numeric id_token', { access_token: AT, token_type: 'B', id_token: 1 }, 'id_token is not a string (got number)'],
-  ])('%s', (_name, body, message) => {
+    ['empty access_token', { access_token: '', token_type: 'Bearer' }, 'access_token is not a usable string (got string)'],
+    ['numeric access_token', { access_token: 42, token_type: 'Bearer' }, 'access_token is not a usable string (got number)'],
+  ])('%s, and no refresh token to keep', (_name, body, message) => {
     const error = thrown(200, body);
     expect(error).toBeInstanceOf(InvalidTokenResponseError);
     expect(error.message).toBe(`invalid token response: ${message}`);
@@ -252,6 +239,22 @@ describe('parseTokenResponse: error responses (RFC 6749 section 5.2)', () => {
       expect(error.description).toBe('token [redacted] is revoked (client [redacted])');
       expect(error.errorUri).toBe('https://as.example/?t=[redacted]');
       expect(error.message).not.toContain(RT);
+    });
+
+    it('redacts secrets echoed URL-encoded, form-encoded, JSON-escaped or inside Basic credentials', () => {
+      const secret = 'cl1ent+s3cret/with=odd&chars';
+      const refresh = 'rt/abc+def==';
+      const basic = Buffer.from(`my-client:${new URLSearchParams([['', secret]]).toString().slice(1)}`).toString('base64');
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh, client_secret: secret }).toString();
+      const description = `echo: ${form} ${encodeURIComponent(secret)} ${JSON.stringify({ secret })} Authorization: Basic ${basic}`;
+      const error = thrown(400, { error: 'invalid_request', error_description: description }, JSON_HEADERS, [refresh, secret]) as OAuthProtocolError;
+      const surfaces = `${error.message} ${error.description} ${JSON.stringify(error)}`;
+      for (const leak of [secret, refresh, encodeURIComponent(secret), encodeURIComponent(refresh), basic]) {
+        expect(surfaces).not.toContain(leak);
+      }
+      // What the decoded Basic credentials still show is the client id, not the secret.
+      const shown = /Basic (\S+)/.exec(error.description ?? '')?.[1] ?? '';
+      expect(Buffer.from(shown.replace('[redacted]', ''), 'base64').toString('utf8')).not.toContain('s3cret');
     });
 
     it('redacts before truncating, so no prefix of a secret survives the cut', () => {

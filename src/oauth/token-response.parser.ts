@@ -1,5 +1,6 @@
 import { isPlainObject } from '../core/guards';
-import { type TokenPair } from '../interfaces/token-pair.interface';
+import { scrubText } from '../core/redaction';
+import { type TokenResponse } from '../interfaces/oauth-client.interface';
 import {
   InvalidTokenResponseError,
   OAuthProtocolError,
@@ -18,12 +19,6 @@ export interface ParseTokenResponseOptions {
   redact?: readonly (string | undefined)[];
 }
 
-/** Longest provider-supplied text kept in an error. */
-export const MAX_PROVIDER_TEXT = 200;
-
-/** 10 years: anything longer is a unit mix-up (ms or an epoch), not a lifetime. */
-export const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 24 * 60 * 60;
-
 /**
  * Turns a token endpoint response into a TokenPair (2xx, RFC 6749 section 5.1) or throws the
  * typed error that classifies it (section 5.2 error body, bare HTTP error, malformed success).
@@ -36,7 +31,7 @@ export function parseTokenResponse(
   bodyText: string,
   now: number,
   options: ParseTokenResponseOptions = {},
-): TokenPair {
+): TokenResponse {
   const redact = (options.redact ?? []).filter((v): v is string => typeof v === 'string' && v.length >= 4);
   const json = parseJson(bodyText);
 
@@ -48,7 +43,7 @@ export function parseTokenResponse(
     if (json.access_token === undefined && typeof json.error === 'string' && json.error !== '') {
       throw protocolError(json, status, headers, now, redact);
     }
-    return toTokenPair(json);
+    return toTokenResponse(json);
   }
 
   const retryAfterMs = parseRetryAfter(header(headers, 'retry-after'), now);
@@ -60,65 +55,40 @@ export function parseTokenResponse(
   throw new TokenEndpointHttpError(status, retryAfterMs, detail);
 }
 
-function toTokenPair(body: Record<string, unknown>): TokenPair {
-  const accessToken = requiredString(body, 'access_token');
-  // token_type is required (section 5.1), but when the server has already rotated the refresh
-  // token, rejecting the body would lose it and make us spend the old one: read it as Bearer,
-  // as golang/oauth2 does.
-  const rotated = typeof body.refresh_token === 'string' && body.refresh_token !== '';
-  const tokenType = rotated && (body.token_type === undefined || body.token_type === null) ? 'Bearer' : requiredString(body, 'token_type');
-  const pair: TokenPair = { accessToken, tokenType };
-
-  const expiresIn = parseExpiresIn(body.expires_in);
-  if (expiresIn !== undefined) pair.expiresIn = expiresIn;
-
-  // Absent means "keep the refresh token you have" (RFC 6749 section 6), so leave it undefined.
-  const refreshToken = optionalString(body, 'refresh_token');
-  if (refreshToken !== undefined) {
-    if (refreshToken === '') throw new InvalidTokenResponseError('refresh_token is empty');
-    pair.refreshToken = refreshToken;
+/**
+ * Maps a section 5.1 body to a TokenResponse. Lenient on purpose: the manager judges every field
+ * (resolveRefreshResponse) and keeps a rotated refresh token even when the rest is unusable, so
+ * only a body with neither an access token nor a refresh token is refused here.
+ */
+function toTokenResponse(body: Record<string, unknown>): TokenResponse {
+  if (!isToken(body.access_token) && !isToken(body.refresh_token)) {
+    throw new InvalidTokenResponseError(
+      body.access_token === undefined || body.access_token === null ? 'access_token is missing' : `access_token is not a usable string (got ${kind(body.access_token)})`,
+    );
   }
-  const scope = optionalString(body, 'scope');
-  if (scope !== undefined) pair.scope = scope;
-  const idToken = optionalString(body, 'id_token');
-  if (idToken !== undefined) pair.idToken = idToken;
-  return pair;
+  const response: Record<string, unknown> = {};
+  for (const [field, key] of FIELDS) {
+    const value = body[field];
+    if (value !== undefined && value !== null) response[key] = value;
+  }
+  // Not RFC-conformant but common (older Azure AD, some gateways): "3600", even "3600.0".
+  if (typeof body.expires_in === 'string' && /^\d+(\.\d+)?$/.test(body.expires_in.trim())) {
+    response.expiresIn = Number(body.expires_in.trim());
+  }
+  return response as TokenResponse;
 }
 
-function requiredString(body: Record<string, unknown>, field: string): string {
-  const value = body[field];
-  if (value === undefined || value === null) throw new InvalidTokenResponseError(`${field} is missing`);
-  if (typeof value !== 'string') throw new InvalidTokenResponseError(`${field} is not a string (got ${kind(value)})`);
-  if (value === '') throw new InvalidTokenResponseError(`${field} is empty`);
-  return value;
-}
+const FIELDS: ReadonlyArray<readonly [string, keyof TokenResponse]> = [
+  ['access_token', 'accessToken'],
+  ['refresh_token', 'refreshToken'],
+  ['token_type', 'tokenType'],
+  ['expires_in', 'expiresIn'],
+  ['scope', 'scope'],
+  ['id_token', 'idToken'],
+];
 
-/** null is treated as absent: several servers serialise unset optional fields that way. */
-function optionalString(body: Record<string, unknown>, field: string): string | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw new InvalidTokenResponseError(`${field} is not a string (got ${kind(value)})`);
-  return value;
-}
-
-function parseExpiresIn(value: unknown): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  let seconds: number;
-  if (typeof value === 'number') {
-    seconds = value;
-  } else if (typeof value === 'string' && /^\d+$/.test(value.trim())) {
-    // Not RFC-conformant but common (older Azure AD, some gateways): "3600".
-    seconds = Number(value.trim());
-  } else {
-    throw new InvalidTokenResponseError(`expires_in is not a number (got ${kind(value)})`);
-  }
-  if (!Number.isFinite(seconds) || seconds < 0) {
-    throw new InvalidTokenResponseError('expires_in is not a non-negative finite number');
-  }
-  if (seconds > MAX_EXPIRES_IN_SECONDS) {
-    throw new InvalidTokenResponseError('expires_in is larger than 10 years');
-  }
-  return seconds;
+function isToken(value: unknown): boolean {
+  return typeof value === 'string' && value.trim() !== '';
 }
 
 function protocolError(
@@ -128,24 +98,11 @@ function protocolError(
   now: number,
   redact: readonly string[],
 ): OAuthProtocolError {
-  const code = sanitize(String(body.error), redact, 64);
-  const description = typeof body.error_description === 'string' ? sanitize(body.error_description, redact) : undefined;
-  const uri = typeof body.error_uri === 'string' ? sanitize(body.error_uri, redact) : undefined;
+  const code = scrubText(String(body.error), redact, 64);
+  const description = typeof body.error_description === 'string' ? scrubText(body.error_description, redact) : undefined;
+  const uri = typeof body.error_uri === 'string' ? scrubText(body.error_uri, redact) : undefined;
   const retryAfterMs = parseRetryAfter(header(headers, 'retry-after'), now);
   return new OAuthProtocolError(code || 'unknown_error', status, description || undefined, uri || undefined, retryAfterMs);
-}
-
-/** Provider text ends up in logs: drop control and bidi characters and secrets, and cap the length. */
-function sanitize(text: string, redact: readonly string[], max = MAX_PROVIDER_TEXT): string {
-  let out = text;
-  // Redact before truncating, so a cut cannot leave a recognisable prefix of a secret behind.
-  for (const secret of redact) out = out.split(secret).join('[redacted]');
-  out = out
-    .replace(/[\p{Cc}\u200E\u200F\u202A-\u202E\u2066-\u2069]+/gu, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-  const chars = Array.from(out); // code points, so a surrogate pair is never split
-  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : out;
 }
 
 const NOT_JSON = Symbol('not json');
