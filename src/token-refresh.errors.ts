@@ -173,9 +173,13 @@ export class TokenExpiredError extends TokenRefreshError {
   readonly permanent = false;
   constructor(
     readonly registration: string,
-    options?: { cause?: unknown },
+    /** The code of the error that kept the last refresh from succeeding, if one failed. */
+    readonly lastErrorCode?: string,
   ) {
-    super(`token refresh "${registration}" holds no valid access token`, options);
+    super(
+      `token refresh "${registration}" holds no valid access token` +
+        (lastErrorCode ? ` (the last refresh failed: ${lastErrorCode})` : ' (no refresh has completed yet)'),
+    );
   }
 }
 
@@ -206,9 +210,40 @@ export class TokenStoreError extends TokenRefreshError {
   readonly permanent = false;
   constructor(
     readonly operation: 'load' | 'save',
-    options?: { cause?: unknown },
+    /** Why, in our words (e.g. `timed out after 5000 ms`); never the store's own message. */
+    detail?: string,
   ) {
-    super(`token store ${operation} failed`, options);
+    super(`token store ${operation} failed${detail ? ` (${detail})` : ''}`);
+  }
+}
+
+/**
+ * The store holds a newer pair of this credential (a higher version) than the one being saved,
+ * so it kept its own. Reported, never retried: saving the older pair again cannot win.
+ */
+export class TokenStoreConflictError extends TokenRefreshError {
+  readonly code = 'store_conflict';
+  readonly permanent = false;
+  readonly operation = 'save';
+  constructor() {
+    super('token store kept a newer pair than the one being saved');
+  }
+}
+
+/**
+ * The stored record cannot be used: corrupt, or written in a format this version does not know
+ * (what a rollback from a newer release leaves). The manager treats it as absent and the next
+ * save overwrites it.
+ */
+export class TokenStoreUnreadableError extends TokenRefreshError {
+  readonly code = 'store_unreadable';
+  readonly permanent = false;
+  readonly operation = 'load';
+  constructor(
+    /** What is wrong, by field name only: never the value. */
+    readonly reason: string,
+  ) {
+    super(`stored tokens are unreadable (${reason}); treated as absent until the next save`);
   }
 }
 

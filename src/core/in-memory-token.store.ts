@@ -1,8 +1,13 @@
 import { type TokenPair } from '../interfaces/token-pair.interface';
 import { type StoredTokens, type TokenStore } from '../interfaces/token-store.interface';
+import { TokenStoreConflictError } from '../token-refresh.errors';
 import { redactedInspect } from './redaction';
+import { compareTokenOrder, orderOfPair } from './tokens';
 
-/** The default store: keeps the last saved pair for the life of the process. */
+/**
+ * The default store: keeps the last saved pair for the life of the process. It keeps the
+ * TokenStore contract like any shared store: a pair older than the one held is refused.
+ */
 export class InMemoryTokenStore implements TokenStore {
   #tokens: TokenPair | undefined;
 
@@ -16,6 +21,7 @@ export class InMemoryTokenStore implements TokenStore {
   }
 
   async save(tokens: StoredTokens): Promise<void> {
+    if (this.#tokens && compareTokenOrder(orderOfPair(tokens), orderOfPair(this.#tokens)) < 0) throw new TokenStoreConflictError();
     this.#tokens = { ...tokens };
   }
 

@@ -6,23 +6,26 @@
 
 /**
  * Saves unless the stored pair is newer: a late or replayed save never replaces newer tokens.
- * Newer means obtained later (issuedAt); expiry breaks ties, and orders the two alone when
- * either has no issuedAt (a record from before it was kept). This mirrors compareOrder in
- * redis-token.serialization.ts, which explains why. On a write, publishes the notice on the
- * channel. Returns 1 if written, 0 if not.
- * KEYS[1] token key; ARGV[1] record JSON; ARGV[2] its issuedAt (epoch ms, or '' when unknown);
- * ARGV[3] its expiresAt (epoch ms); ARGV[4] channel; ARGV[5] notice.
- * An unreadable stored value is overwritten: it could never be loaded anyway.
+ * Newer is compareTokenOrder in core/tokens.ts, mirrored here (a test checks they agree):
+ * higher version, then later issuedAt, then later expiresAt. On a write, publishes the notice
+ * on the channel. Returns 1 if written, 0 if not. A stored value that is not a record of the
+ * known format (corrupt, or written by a newer release) is overwritten: it could never be loaded.
+ * KEYS[1] token key; ARGV[1] record JSON; ARGV[2] its version; ARGV[3] its issuedAt (epoch ms);
+ * ARGV[4] its expiresAt (epoch ms); ARGV[5] channel; ARGV[6] notice.
  */
 export const SAVE_IF_NOT_OLDER = `
-local issuedAt = tonumber(ARGV[2])
-local expiresAt = tonumber(ARGV[3])
+local version = tonumber(ARGV[2])
+local issuedAt = tonumber(ARGV[3])
+local expiresAt = tonumber(ARGV[4])
 local current = redis.call('GET', KEYS[1])
 if current then
   local ok, stored = pcall(cjson.decode, current)
-  if ok and type(stored) == 'table' and type(stored.expiresAt) == 'number' then
+  if ok and type(stored) == 'table' and stored.v == 1 and type(stored.version) == 'number'
+    and type(stored.issuedAt) == 'number' and type(stored.expiresAt) == 'number' then
     local storedIsNewer
-    if issuedAt and type(stored.issuedAt) == 'number' and stored.issuedAt ~= issuedAt then
+    if stored.version ~= version then
+      storedIsNewer = stored.version > version
+    elseif stored.issuedAt ~= issuedAt then
       storedIsNewer = stored.issuedAt > issuedAt
     else
       storedIsNewer = stored.expiresAt > expiresAt
@@ -33,7 +36,7 @@ if current then
   end
 end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 `;
 

@@ -2,23 +2,20 @@ import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { redactedInspect } from '../core/redaction';
+import { compareTokenOrder, type TokenOrder } from '../core/tokens';
 import { type TokenPair } from '../interfaces/token-pair.interface';
 import { type StoredTokens, type TokenStore } from '../interfaces/token-store.interface';
-import { TokenStoreError } from '../token-refresh.errors';
+import { TokenStoreConflictError, TokenStoreError } from '../token-refresh.errors';
 import { resolveRedisClientSource } from './redis-client-source';
 import { ConnectionMonitor, quit, redisErrorCode, withTimeout } from './redis-connection';
 import { type RedisKeys } from './redis-keys';
 import { SAVE_IF_NOT_OLDER } from './redis-scripts';
 import {
-  compareOrder,
   encodeAnnouncement,
-  type LoadedTokens,
-  orderOf,
+  orderOfStored,
   parseAnnouncement,
   parseStoredTokens,
   serializeTokens,
-  type TokenOrder,
-  type TokensToStore,
 } from './redis-token.serialization';
 import {
   type RedisTokenStoreOptions,
@@ -59,7 +56,7 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
   #subscriber: Redis | undefined;
   #subscriberMonitor: ConnectionMonitor | undefined;
   /** The newest pair seen here (saved, attempted or loaded): what a reconnect writes back. */
-  #newest: LoadedTokens | undefined;
+  #newest: StoredTokens | undefined;
   #writeBackPending = false;
   #resyncing: Promise<void> | undefined;
   #resyncAgain = false;
@@ -86,31 +83,25 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
     this.#monitor = new ConnectionMonitor(this.#redis, { onRecovered: () => this.#requestResync(true) });
   }
 
-  /** The stored pair, with issuedAt when the record has one (records written before it was kept do not). */
-  async load(): Promise<LoadedTokens | null> {
+  /**
+   * The stored pair, or null. A record that cannot be read (corrupt, or of a format version this
+   * release does not know) throws TokenStoreUnreadableError: the manager treats it as absent.
+   */
+  async load(): Promise<StoredTokens | null> {
     const raw = await this.#command('load', () => this.#redis.get(this.#keys.tokens));
     if (raw === null) return null;
-    let tokens: LoadedTokens;
-    try {
-      tokens = parseStoredTokens(raw);
-    } catch (error) {
-      this.#logger.warn(`token store "${this.keyPrefix}": the stored value is unreadable (${(error as Error).message})`);
-      throw new TokenStoreError('load');
-    }
+    const tokens = parseStoredTokens(raw);
     this.#remember(tokens);
     return tokens;
   }
 
+  /** Saves unless the stored pair is newer (see compareTokenOrder); then throws TokenStoreConflictError. */
   async save(tokens: StoredTokens): Promise<void> {
     const { json, ...order } = serializeTokens(tokens);
     // Remembered even if the save fails: a reconnect writes it back.
     this.#remember(tokens);
     const written = await this.#command('save', () => this.#saveIfNotOlder(json, order));
-    if (written === 0) {
-      this.#logger.warn(
-        `token store "${this.keyPrefix}": kept the stored tokens, which are newer than the ones being saved (${describeOrder(order)})`,
-      );
-    }
+    if (written === 0) throw new TokenStoreConflictError();
   }
 
   /** Deletes the stored tokens (e.g. to force every replica to log in again). */
@@ -158,16 +149,17 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
     }
   }
 
-  async #saveIfNotOlder(json: string, { issuedAt, expiresAt }: TokenOrder): Promise<number> {
-    const notice = encodeAnnouncement({ issuedAt, expiresAt, origin: this.#origin });
+  async #saveIfNotOlder(json: string, order: Required<TokenOrder>): Promise<number> {
     const keys = this.#keys;
-    const issuedArg = issuedAt === undefined ? '' : String(issuedAt);
+    const notice = encodeAnnouncement({ ...order, origin: this.#origin });
+    const { version, issuedAt, expiresAt } = order;
     return (await this.#redis.eval(
       SAVE_IF_NOT_OLDER,
       1,
       keys.tokens,
       json,
-      issuedArg,
+      String(version),
+      String(issuedAt),
       String(expiresAt),
       keys.channel,
       notice,
@@ -175,11 +167,8 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
   }
 
   /** Same order as the Lua: what a reconnect writes back must be what the key would keep. */
-  #remember(tokens: TokensToStore): void {
-    if (!this.#newest || compareOrder(orderOf(tokens), orderOf(this.#newest)) > 0) {
-      const { issuedAt } = tokens;
-      this.#newest = { ...tokens, issuedAt: typeof issuedAt === 'number' ? new Date(issuedAt) : issuedAt };
-    }
+  #remember(tokens: StoredTokens): void {
+    if (!this.#newest || compareTokenOrder(orderOfStored(tokens), orderOfStored(this.#newest)) > 0) this.#newest = { ...tokens };
   }
 
   // ---------------------------------------------------------------- watch
@@ -236,7 +225,7 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
     const notice = parseAnnouncement(message);
     if (!notice || notice.origin === this.#origin) return;
     // A late or replayed notice: we already know tokens at least this new.
-    if (this.#newest && compareOrder(notice, orderOf(this.#newest)) <= 0) return;
+    if (this.#newest && compareTokenOrder(notice, orderOfStored(this.#newest)) <= 0) return;
     this.#requestResync(false);
   }
 
@@ -271,7 +260,7 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
       }
     }
     if (this.#listeners.size === 0) return;
-    let tokens: LoadedTokens | null;
+    let tokens: StoredTokens | null;
     try {
       tokens = await this.load();
     } catch {
@@ -300,10 +289,4 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
   #summary(): Record<string, unknown> {
     return { keyPrefix: this.keyPrefix, connected: this.#monitor.isReady, watching: this.#listeners.size > 0 };
   }
-}
-
-/** The times of a pair, for a log line (never a token). */
-function describeOrder({ issuedAt, expiresAt }: TokenOrder): string {
-  const expiring = `expiring ${new Date(expiresAt).toISOString()}`;
-  return issuedAt === undefined ? expiring : `obtained ${new Date(issuedAt).toISOString()}, ${expiring}`;
 }

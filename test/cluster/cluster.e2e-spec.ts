@@ -92,6 +92,7 @@ async function startCluster(options: {
     tokenType: issued.tokenType,
     expiresAt: new Date(loggedInAt + issued.expiresIn * 1000),
     issuedAt: new Date(loggedInAt),
+    version: 1,
   });
   await seed.close();
   await seedConnection.quit();

@@ -12,7 +12,15 @@ import { type StoredTokens } from '../../src/interfaces/token-store.interface';
 import { createRedisConnection, RedisRefreshLock, type RedisRefreshLockOptions, RedisTokenStore } from '../../src/redis';
 import { redisKeys } from '../../src/redis/redis-keys';
 import { serializeTokens } from '../../src/redis/redis-token.serialization';
-import { RefreshAbortedError, RefreshLockError, TokenRefreshConfigError, TokenStoreError } from '../../src/token-refresh.errors';
+import { compareTokenOrder } from '../../src/core/tokens';
+import {
+  RefreshAbortedError,
+  RefreshLockError,
+  TokenRefreshConfigError,
+  TokenStoreConflictError,
+  TokenStoreError,
+  TokenStoreUnreadableError,
+} from '../../src/token-refresh.errors';
 import { TokenRefreshModule } from '../../src/token-refresh.module';
 import { FakeOAuthClient } from '../support/fake-oauth-client';
 import { deleteKeys, randomKeyPrefix, REDIS_URL, RedisProcess, requireRedis, testConnection } from '../support/redis-test-server';
@@ -74,19 +82,31 @@ function lock(redis: Redis, keyPrefix: string, options: Partial<RedisRefreshLock
   return value;
 }
 
-/** A pair obtained at `issuedAt` (default now) that expires `expiresInMs` from now (whole seconds). */
-function tokens(label: string, expiresInMs: number, issuedAt = Date.now()): StoredTokens {
+/** Pair `version` of a credential, obtained at `issuedAt` (default now), expiring `expiresInMs` from now (whole seconds). */
+function tokens(label: string, expiresInMs: number, issuedAt = Date.now(), version = 1): StoredTokens {
   return {
     accessToken: `at-${label}-SECRET`,
     refreshToken: `rt-${label}-SECRET`,
     tokenType: 'Bearer',
     expiresAt: new Date(Math.floor(Date.now() / 1000) * 1000 + expiresInMs),
     issuedAt: new Date(issuedAt),
+    version,
   };
 }
 
+/** Saves, and says whether the store kept it or refused it as older than what it holds. */
+async function saveOutcome(subject: RedisTokenStore, pair: StoredTokens): Promise<'written' | 'refused'> {
+  try {
+    await subject.save(pair);
+    return 'written';
+  } catch (error) {
+    if (error instanceof TokenStoreConflictError) return 'refused';
+    throw error;
+  }
+}
+
 /** What a notice on the channel says, parsed. */
-type Notice = { issuedAt?: number; expiresAt: number; origin: string };
+type Notice = { version: number; issuedAt: number; expiresAt: number; origin: string };
 
 /** Collects the notices published on a prefix's channel, through a connection of its own. */
 async function noticesOn(keyPrefix: string): Promise<string[]> {
@@ -132,15 +152,16 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
 }
 
 describe('RedisTokenStore against Redis', () => {
-  it('saves JSON with expiresAt and issuedAt in epoch ms under <prefix>:tokens, and loads it back', async () => {
+  it('saves JSON with version, expiresAt and issuedAt (epoch ms) under <prefix>:tokens, and loads it back', async () => {
     const keyPrefix = prefix();
     const { redis } = connection();
     const subject = store(redis, keyPrefix);
-    const pair = { ...tokens('one', 3_600_000), scope: 'openid' };
+    const pair = { ...tokens('one', 3_600_000, Date.now(), 4), scope: 'openid' };
     await subject.save(pair);
     const stored = JSON.parse((await raw.get(`${keyPrefix}:tokens`))!);
     expect(stored).toMatchObject({
       v: 1,
+      version: 4,
       expiresAt: pair.expiresAt.getTime(),
       issuedAt: pair.issuedAt.getTime(),
       accessToken: pair.accessToken,
@@ -148,102 +169,96 @@ describe('RedisTokenStore against Redis', () => {
     expect(await subject.load()).toEqual(pair);
   });
 
-  it('load gives null for an empty store and TokenStoreError (no content) for garbage', async () => {
+  it.each([
+    ['corrupt JSON', '{"accessToken":"at-GARBAGE-SECRET"'],
+    ['a format version this release does not know (left by a newer one)', JSON.stringify({ v: 2, accessToken: 'at-NEWER-SECRET', expiresAt: 1, issuedAt: 1, version: 99 })],
+  ])('load calls %s unreadable (no content in the error), and the next save overwrites it', async (_label, value) => {
     const keyPrefix = prefix();
     const subject = store(connection().redis, keyPrefix);
     expect(await subject.load()).toBeNull();
-    await raw.set(`${keyPrefix}:tokens`, '{"accessToken":"at-GARBAGE-SECRET"');
+    await raw.set(`${keyPrefix}:tokens`, value);
     const error = await subject.load().catch((thrown: unknown) => thrown);
-    expect(error).toBeInstanceOf(TokenStoreError);
+    expect(error).toBeInstanceOf(TokenStoreUnreadableError);
     expect(JSON.stringify(error) + String(error) + inspect(error)).not.toContain('SECRET');
+    const pair = tokens('fresh', 3_600_000);
+    expect(await saveOutcome(subject, pair)).toBe('written');
+    expect(await subject.load()).toEqual(pair);
   });
 
-  it('a pair obtained later replaces the stored one even if it expires sooner (a new login is not undone)', async () => {
+  it('a pair of a higher version replaces the stored one, even if it was obtained "earlier" by a clock that stepped back', async () => {
     const keyPrefix = prefix();
     const subject = store(connection().redis, keyPrefix);
     const notices = await noticesOn(keyPrefix);
     const now = Date.now();
-    // The review's case: start() with a long-lived pair, then updateTokens() with a new login
-    // whose lifetime is shorter. The old refresh token may be revoked: it must not survive.
-    const started = { ...tokens('started', 3_600_000, now - 60_000), refreshToken: 'revoked-rt-SECRET' };
-    const login = { ...tokens('login', 900_000, now), refreshToken: 'new-login-rt-SECRET' };
-    await subject.save(started);
-    await subject.save(login);
-    expect(await subject.load()).toEqual(login);
-    expect(JSON.parse((await raw.get(`${keyPrefix}:tokens`))!).refreshToken).toBe('new-login-rt-SECRET');
-
+    const stored = tokens('stored', 3_600_000, now, 5);
+    // Rotated after an NTP correction of two hours back: judged by issuedAt it would look older.
+    const rotated = tokens('rotated', 3_600_000, now - 7_200_000, 6);
+    await subject.save(stored);
+    expect(await saveOutcome(subject, rotated)).toBe('written');
+    expect(await subject.load()).toEqual(rotated);
     await waitFor(() => notices.length >= 2, 5_000, 'two notices');
-    expect(notices.map((n) => JSON.parse(n) as Notice).map(({ issuedAt, expiresAt }) => ({ issuedAt, expiresAt }))).toEqual([
-      { issuedAt: started.issuedAt.getTime(), expiresAt: started.expiresAt.getTime() },
-      { issuedAt: login.issuedAt.getTime(), expiresAt: login.expiresAt.getTime() },
-    ]);
+    expect(notices.map((n) => (JSON.parse(n) as Notice).version)).toEqual([5, 6]);
     expect(notices.join()).not.toContain('SECRET');
   });
 
-  it('never overwrites a pair obtained later with one obtained earlier, whatever they expire; announces only real writes', async () => {
+  it('never overwrites a pair of a higher version; breaks a tie by issuedAt, then expiry; refuses with TokenStoreConflictError and announces only real writes', async () => {
     const keyPrefix = prefix();
     const subject = store(connection().redis, keyPrefix);
     const notices = await noticesOn(keyPrefix);
     const now = Date.now();
 
-    const current = tokens('current', 1_800_000, now - 10_000);
-    const late = tokens('late', 7_200_000, now - 20_000); // obtained earlier, expires later: a late save
-    const sameTimeSooner = tokens('same-sooner', 900_000, now - 10_000); // same issuedAt, expires sooner
-    const sameTimeLater = tokens('same-later', 3_600_000, now - 10_000); // same issuedAt, expires later: the tie-break
-    await subject.save(current);
-    await subject.save(late);
+    const current = tokens('current', 1_800_000, now - 10_000, 3);
+    const late = tokens('late', 7_200_000, now + 20_000, 2); // a lower version: a late save, whatever its times
+    const sameTimeSooner = tokens('same-sooner', 900_000, now - 10_000, 3);
+    const sameTimeLater = tokens('same-later', 3_600_000, now - 10_000, 3); // same version and issuedAt, expires later
+    expect(await saveOutcome(subject, current)).toBe('written');
+    expect(await saveOutcome(subject, late)).toBe('refused');
     expect(await subject.load()).toEqual(current);
-    await subject.save(sameTimeSooner);
-    expect(await subject.load()).toEqual(current);
-    await subject.save(sameTimeLater);
-    expect(await subject.load()).toEqual(sameTimeLater);
-    await subject.save(current); // replayed: same issuedAt, expires sooner
+    expect(await saveOutcome(subject, sameTimeSooner)).toBe('refused');
+    expect(await saveOutcome(subject, sameTimeLater)).toBe('written');
+    expect(await saveOutcome(subject, current)).toBe('refused');
     expect(await subject.load()).toEqual(sameTimeLater);
 
-    await waitFor(() => notices.length >= 2, 5_000, 'two notices');
     // A marker write after the refused ones: once its notice is in, no refused save can still
     // publish (pub/sub keeps order), so the list below is complete.
-    const marker = tokens('marker', 60_000, now + 1_000);
+    const marker = tokens('marker', 60_000, now + 1_000, 4);
     await subject.save(marker);
     await waitFor(() => notices.length >= 3, 5_000, 'the marker notice');
-    expect(notices.map((n) => (JSON.parse(n) as Notice).issuedAt)).toEqual([
-      current.issuedAt.getTime(),
-      sameTimeLater.issuedAt.getTime(),
-      marker.issuedAt.getTime(),
-    ]);
-    expect(notices.map((n) => (JSON.parse(n) as Notice).expiresAt)).toEqual([
-      current.expiresAt.getTime(),
-      sameTimeLater.expiresAt.getTime(),
-      marker.expiresAt.getTime(),
+    expect(notices.map((n) => JSON.parse(n) as Notice).map(({ version, expiresAt }) => ({ version, expiresAt }))).toEqual([
+      { version: 3, expiresAt: current.expiresAt.getTime() },
+      { version: 3, expiresAt: sameTimeLater.expiresAt.getTime() },
+      { version: 4, expiresAt: marker.expiresAt.getTime() },
     ]);
   });
 
-  it('a record from before issuedAt was kept is ordered against by expiry alone, and loads without issuedAt', async () => {
+  it('the save script and compareTokenOrder agree on which pair is newer', async () => {
     const keyPrefix = prefix();
     const subject = store(connection().redis, keyPrefix);
     const now = Date.now();
-    const { issuedAt: _unknown, ...legacy } = tokens('legacy', 3_600_000, now - 60_000);
-    await raw.set(`${keyPrefix}:tokens`, serializeTokens(legacy).json);
-    const loaded = await subject.load();
-    expect(loaded).toEqual(legacy);
-    expect(loaded).not.toHaveProperty('issuedAt');
-
-    // Obtained later but expiring sooner: without the stored pair's issuedAt nothing says it
-    // is older, so it stays (as before issuedAt was kept: rotations move expiry forward).
-    await subject.save(tokens('sooner', 1_800_000, now));
-    expect(await subject.load()).toEqual(legacy);
-    const rotated = tokens('rotated', 7_200_000, now);
-    await subject.save(rotated);
-    expect(await subject.load()).toEqual(rotated);
+    const parts = { version: [1, 2], issuedAt: [now - 1_000, now], expiresIn: [60_000, 120_000] };
+    const pairs: StoredTokens[] = [];
+    for (const version of parts.version) {
+      for (const issuedAt of parts.issuedAt) {
+        for (const expiresIn of parts.expiresIn) pairs.push(tokens(`v${version}-${issuedAt}-${expiresIn}`, expiresIn, issuedAt, version));
+      }
+    }
+    for (const stored of pairs) {
+      for (const incoming of pairs) {
+        await raw.set(`${keyPrefix}:tokens`, serializeTokens(stored).json);
+        const order = (pair: StoredTokens) => ({ version: pair.version, issuedAt: pair.issuedAt.getTime(), expiresAt: pair.expiresAt.getTime() });
+        const expected = compareTokenOrder(order(stored), order(incoming)) > 0 ? 'refused' : 'written';
+        expect(await saveOutcome(subject, incoming), `${stored.accessToken} then ${incoming.accessToken}`).toBe(expected);
+      }
+    }
   });
 
-  it('concurrent saves from many replicas leave the pair obtained last, whatever the order and the expiries', async () => {
+  it('concurrent saves from many replicas leave the highest version, whatever the order, the clocks and the expiries', async () => {
     const keyPrefix = prefix();
     const replicas = Array.from({ length: 5 }, () => store(connection().redis, keyPrefix));
     const now = Date.now();
-    // Obtained one second apart, each expiring sooner than the one before: issuedAt decides.
-    const pairs = replicas.map((_, i) => tokens(`r${i}`, 600_000 * (5 - i), now - 5_000 + i * 1_000));
-    await Promise.all(replicas.map((replica, i) => replica.save(pairs[(i * 3) % 5])));
+    // Each version obtained "earlier" and expiring sooner than the one before: the version decides.
+    const pairs = replicas.map((_, i) => tokens(`r${i}`, 600_000 * (5 - i), now - i * 1_000, i + 1));
+    await Promise.all(replicas.map((replica, i) => saveOutcome(replica, pairs[(i * 3) % 5])));
     expect(await replicas[0].load()).toEqual(pairs[4]);
   });
 
@@ -278,29 +293,28 @@ describe('RedisTokenStore against Redis', () => {
     const reader = store(connection().redis, keyPrefix);
     const seen = recorder();
     const now = Date.now();
-    const current = tokens('current', 3_600_000, now - 10_000);
+    const current = tokens('current', 3_600_000, now - 10_000, 2);
     await writer.save(current);
     reader.watch(seen.listener);
     await waitFor(() => seen.received.length === 1, 5_000, 'the initial resync');
     const channel = redisKeys(keyPrefix).channel;
-    // A save that arrives late: obtained before the stored pair, though it expires later.
-    const stale = tokens('stale', 7_200_000, now - 20_000);
-    await lateWriter.save(stale);
-    // A replay of an old notice (with and without issuedAt), a forged one claiming a later
-    // issuedAt than what is stored, and noise.
-    const old = { issuedAt: now - 20_000, expiresAt: current.expiresAt.getTime() + 60_000, origin: 'old-replica' };
+    // A save that arrives late: an older version, though obtained "later" and expiring later.
+    const stale = tokens('stale', 7_200_000, now + 20_000, 1);
+    expect(await saveOutcome(lateWriter, stale)).toBe('refused');
+    // A replay of an old notice, a forged one claiming a later time at the same version, and noise.
+    const old = { version: 1, issuedAt: now - 20_000, expiresAt: current.expiresAt.getTime() + 60_000, origin: 'old-replica' };
     await raw.publish(channel, JSON.stringify(old));
-    await raw.publish(channel, JSON.stringify({ expiresAt: current.expiresAt.getTime() - 60_000, origin: 'previous-version' }));
-    await raw.publish(channel, JSON.stringify({ issuedAt: now + 60_000, expiresAt: current.expiresAt.getTime(), origin: 'forged' }));
+    await raw.publish(channel, JSON.stringify({ expiresAt: current.expiresAt.getTime() - 60_000, origin: 'no-version' }));
+    await raw.publish(channel, JSON.stringify({ version: 2, issuedAt: now + 60_000, expiresAt: current.expiresAt.getTime(), origin: 'forged' }));
     await raw.publish(channel, 'not a notice');
-    // Obtained later, expiring sooner than what is stored: a real update.
-    const latest = tokens('latest', 1_800_000, now);
+    // The next version, expiring sooner than what is stored: a real update.
+    const latest = tokens('latest', 1_800_000, now, 3);
     await writer.save(latest);
     await waitFor(() => seen.received.some((pair) => pair.accessToken === latest.accessToken), 5_000, 'the real save');
     expect(seen.received.map((pair) => pair.accessToken)).not.toContain(stale.accessToken);
-    const issued = seen.received.map((pair) => (pair.issuedAt as Date).getTime());
-    expect(issued).toEqual([...issued].sort((x, y) => x - y));
-    expect(Math.min(...issued)).toBe(current.issuedAt.getTime());
+    const versions = seen.received.map((pair) => pair.version as number);
+    expect(versions).toEqual([...versions].sort((x, y) => x - y));
+    expect(Math.min(...versions)).toBe(2);
     expect(await reader.load()).toEqual(latest);
   });
 
@@ -324,9 +338,9 @@ describe('RedisTokenStore against Redis', () => {
     const { redis, name } = connection();
     const subject = store(redis, keyPrefix);
     const now = Date.now();
-    // The newest is the one obtained last, though the first expires later.
-    await subject.save(tokens('earlier', 7_200_000, now - 60_000));
-    const pair = tokens('kept', 3_600_000, now);
+    // The newest is the higher version, though the first expires later.
+    await subject.save(tokens('earlier', 7_200_000, now - 60_000, 1));
+    const pair = tokens('kept', 3_600_000, now, 2);
     await subject.save(pair);
     await raw.del(`${keyPrefix}:tokens`); // what a restart without persistence does
     const back = once(redis, 'ready');

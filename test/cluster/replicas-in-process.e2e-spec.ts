@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { type Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { resolveSettings } from '../../src/core/options-validation';
 import { NodeTimers } from '../../src/core/ports';
 import { TokenRefreshManager } from '../../src/core/refresh-manager';
@@ -73,6 +73,7 @@ async function replicas(count: number, client: FakeOAuthClient) {
     tokenType: 'Bearer',
     expiresAt: new Date(loggedInAt + 3_600_000),
     issuedAt: new Date(loggedInAt),
+    version: 1,
   });
   await seed.close();
   return Array.from({ length: count }, () => {
@@ -157,5 +158,41 @@ describe('replicas sharing Redis (in one process)', () => {
     expect(client.presented).toEqual(['rt-0']);
     await b.manager.forceRefresh();
     expect(client.presented).toEqual(['rt-0', 'rt-1']);
+  });
+
+  it('a corrupt record, or one of a newer format, does not stop the replicas: one refreshes and overwrites it, the others adopt', async () => {
+    for (const value of ['{"accessToken":"at-CORRUPT', JSON.stringify({ v: 2, accessToken: 'x', version: 50 })]) {
+      const client = rotatingEndpoint();
+      const [a, b] = await replicas(2, client);
+      await a.manager.start();
+      await b.manager.start();
+      await raw.set(`${a.keyPrefix}:tokens`, value);
+      await a.manager.forceRefresh();
+      expect(client.presented).toEqual(['rt-0']);
+      expect(JSON.parse((await raw.get(`${a.keyPrefix}:tokens`))!)).toMatchObject({ v: 1, refreshToken: 'rt-1' });
+      await waitFor(() => b.manager.getTokens()?.accessToken === 'at-1', 5_000, 'b to adopt what a saved');
+      const failed = a.events.named('token-refresh.store-failed');
+      expect(failed).toMatchObject([{ operation: 'load', willRetry: false, error: { code: 'store_unreadable' } }]);
+      await a.manager.stop();
+      await b.manager.stop();
+    }
+  });
+
+  it('a rotation made after the wall clock stepped back two hours is saved; no replica presents the spent token', async () => {
+    const client = rotatingEndpoint();
+    const [a, b] = await replicas(2, client);
+    await a.manager.start();
+    await b.manager.start();
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    try {
+      vi.setSystemTime(Date.now() - 2 * 3_600_000); // NTP correction on a's host
+      await a.manager.forceRefresh();
+      expect(JSON.parse((await raw.get(`${a.keyPrefix}:tokens`))!).refreshToken).toBe('rt-1');
+      await waitFor(() => b.manager.getTokens()?.accessToken === 'at-1', 5_000, 'b to adopt the rotation');
+      await b.manager.forceRefresh();
+      expect(client.presented).toEqual(['rt-0', 'rt-1']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
