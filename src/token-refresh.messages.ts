@@ -2,6 +2,8 @@
 export const Messages = {
   started: (name: string, expiresAt: number) =>
     `"${name}" started; token expires at ${new Date(expiresAt).toISOString()}`,
+  startedLapsed: (name: string, expiresAt: number) =>
+    `"${name}" started with a token that expired at ${new Date(expiresAt).toISOString()} (while stopped); refreshing now`,
   stopped: (name: string) => `"${name}" stopped`,
   refreshed: (name: string, expiresAt: number, source: string) =>
     `"${name}" ${source === 'store' ? 'adopted tokens saved by another replica' : 'refreshed'}; expires at ${new Date(expiresAt).toISOString()}`,
@@ -19,6 +21,12 @@ export const Messages = {
   expired: (name: string) => `"${name}" access token expired with no successful refresh`,
   storeFailed: (name: string, operation: string) =>
     `"${name}" token store ${operation} failed; new tokens are kept in memory and saving will be retried`,
+  storeUnreadable: (name: string, reason: string) =>
+    `"${name}" stored tokens are unreadable (${reason}); treated as absent, the next save replaces them`,
+  storeConflict: (name: string) =>
+    `"${name}" token store kept a newer pair than the one being saved; the newer pair will be adopted`,
+  responseFieldDropped: (name: string, field: string) =>
+    `"${name}" token response field ${field} was unusable and is ignored`,
   storeRecovered: (name: string) => `"${name}" token store save succeeded after earlier failures`,
   abortedOnStop: (name: string, timeout: number) =>
     `"${name}" refresh still running after ${timeout} ms at stop; aborted`,

@@ -611,7 +611,7 @@ describe('TokenRefreshManager', () => {
       const { manager, events } = setup({}, undefined, store);
       const started = manager.start();
       const stopped = manager.stop();
-      loaded.resolve({ accessToken: 'a', refreshToken: 'r', tokenType: 'Bearer', expiresAt: new Date(T0 + 3600_000), issuedAt: new Date(T0) });
+      loaded.resolve({ accessToken: 'a', refreshToken: 'r', tokenType: 'Bearer', expiresAt: new Date(T0 + 3600_000), issuedAt: new Date(T0), version: 1 });
       await started;
       await stopped;
       expect(manager.isRunning()).toBe(false);

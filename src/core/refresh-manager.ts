@@ -5,6 +5,7 @@ import { type ResolvedTokens, type TokenPair } from '../interfaces/token-pair.in
 import { type TokenStore } from '../interfaces/token-store.interface';
 import { TokenRefreshEvents } from '../token-refresh.constants';
 import {
+  InvalidTokenResponseError,
   MissingRefreshTokenError,
   ReauthRequiredError,
   RefreshAbortedError,
@@ -12,9 +13,9 @@ import {
   TokenExpiredError,
   type TokenRefreshError,
   TokenRefreshStateError,
+  TokenStoreConflictError,
   TokenStoreError,
-  TokenValidationError,
-  InvalidTokenResponseError,
+  TokenStoreUnreadableError,
 } from '../token-refresh.errors';
 import {
   summarizeError,
@@ -30,13 +31,15 @@ import {
 } from '../token-refresh.events';
 import { Messages } from '../token-refresh.messages';
 import { backoffDelay } from './backoff';
+import { anchoredNow, clockAnchor } from './clock';
+import { Deadline, DeadlineExceededError, settleWithin, withTimeout } from './deadline';
 import { retryAfterOf, toRefreshError } from './error-classification';
 import { type ResolvedSettings } from './options-validation';
 import { type EventSink, type LoggerPort, type TimerPort } from './ports';
 import { redactedInspect } from './redaction';
 import { computeRefreshAt, computeWaitFrom, timerDelay } from './refresh-schedule';
 import { SingleFlight } from './single-flight';
-import { mergeRefreshResponse, resolveTokens, storedSupersedes, toPublicTokens, toStoredTokens } from './tokens';
+import { resolveRefreshResponse, resolveTokens, storedSupersedes, toPublicTokens, toStoredTokens } from './tokens';
 
 export interface RefreshManagerDeps {
   settings: ResolvedSettings;
@@ -65,9 +68,11 @@ export class TokenRefreshManager {
   readonly #flight = new SingleFlight<ResolvedTokens>();
 
   #tokens: ResolvedTokens | undefined;
+  /** wall - monotonic when #tokens were taken: their deadlines are checked on both clocks (see clock.ts). */
+  #anchor = clockAnchor();
   #state: RefreshState = 'stopped';
   #running = false;
-  /** Bumped by start and updateTokens: a refresh that began for replaced tokens is void. */
+  /** Bumped when the app hands in tokens (start(tokens), updateTokens): a refresh begun for others is void. */
   #generation = 0;
   #flightGeneration = 0;
   #refreshAt = 0;
@@ -84,7 +89,11 @@ export class TokenRefreshManager {
   #expiredNotified = false;
   #abort: AbortController | undefined;
   #stopping: Promise<void> | undefined;
-  #starting: Promise<void> | undefined;
+  /** start() calls run one after another; stop() waits for all of them. */
+  #startChain: Promise<void> = Promise.resolve();
+  #startsPending = 0;
+  /** Bumped by a stop() that gave up waiting for a start: that start must not begin running later. */
+  #stopEpoch = 0;
   /** The unwinding flight a re-check is already chained to (one per flight, not one per call). */
   #recheckAfter: Promise<ResolvedTokens> | undefined;
   /** Refreshes in a row whose tokens were due on arrival: backs off instead of looping. */
@@ -95,6 +104,8 @@ export class TokenRefreshManager {
   #latestToSave: ResolvedTokens | undefined;
   #unsaved: ResolvedTokens | undefined;
   #storeFailures = 0;
+  /** An unreadable stored record is reported once, until the store is readable again. */
+  #unreadableReported = false;
   /** A distributed lock kept after a refresh whose tokens failed to save; released once they are saved. */
   #heldLock: RefreshLockHandle | undefined;
 
@@ -110,44 +121,54 @@ export class TokenRefreshManager {
     return this.#deps.settings.autoStart;
   }
 
+  /** The registration's logger, so every line about it shares one context. */
+  protected get logger(): LoggerPort {
+    return this.#deps.logger;
+  }
+
   // ---------------------------------------------------------------- lifecycle
 
-  /** Starts with the given tokens, or with the store's when none are given. */
+  /**
+   * Starts with the given tokens, or with the store's when none are given. Calls that overlap
+   * run one after another (the second finds the service running and says so).
+   */
   start(tokens?: TokenPair): Promise<void> {
-    const starting = this.#start(tokens);
-    const settled = starting.then(noop, noop);
-    this.#starting = settled;
-    void settled.then(() => {
-      if (this.#starting === settled) this.#starting = undefined;
+    this.#startsPending++;
+    // Only a stop already under way is waited for: a stop() called after this waits for us,
+    // and tells us (through the epoch) if it gave up waiting.
+    const stopping = this.#stopping;
+    const epoch = stopping ? undefined : this.#stopEpoch;
+    const starting = this.#startChain.then(() => this.#start(tokens, stopping, epoch));
+    this.#startChain = starting.then(noop, noop).finally(() => {
+      this.#startsPending--;
     });
     return starting;
   }
 
-  async #start(tokens: TokenPair | undefined): Promise<void> {
-    if (this.#stopping) await this.#stopping;
+  async #start(tokens: TokenPair | undefined, stopping: Promise<void> | undefined, startEpoch: number | undefined): Promise<void> {
+    if (stopping) await stopping;
+    const epoch = startEpoch ?? this.#stopEpoch;
     // A refresh left over from before stop() may still bring rotated tokens: let it land first.
     const leftover = this.#flight.inFlight;
     if (leftover) await settleWithin(leftover, this.#deps.settings.shutdownTimeout);
-    if (this.#running) {
-      throw new TokenRefreshStateError(`token refresh "${this.name}" is already running; call stop() first`);
-    }
-    const now = Date.now();
+    this.#assertStartable(epoch);
     let resolved: ResolvedTokens;
     if (tokens === undefined) {
       const loaded = await this.#load();
       if (!loaded) {
         throw new TokenRefreshStateError(
-          `token refresh "${this.name}" has no tokens: the store is empty; call start(tokens)`,
+          `token refresh "${this.name}" has no tokens: the store holds none it can use; call start(tokens)`,
         );
       }
-      resolved = resolveTokens(loaded, now);
+      // A refresh that landed after the last save may hold a newer pair than the store has.
+      const held = this.#tokens;
+      resolved = held && !storedSupersedes(loaded.given, loaded.resolved, held) ? held : loaded.resolved;
     } else {
-      resolved = resolveTokens(tokens, now);
+      resolved = await this.#handedIn(tokens);
     }
-    if (this.#running) {
-      throw new TokenRefreshStateError(`token refresh "${this.name}" is already running; call stop() first`);
-    }
-    this.#generation++;
+    // Everything that can throw has run: only now does any state change.
+    this.#assertStartable(epoch);
+    if (tokens !== undefined) this.#generation++;
     this.#running = true;
     try {
       if (tokens !== undefined) await this.#persist(resolved);
@@ -161,53 +182,93 @@ export class TokenRefreshManager {
       throw toRefreshError(error, secretsOf(resolved));
     }
     this.#deps.timers.setInterval('check', () => this.#check(), this.#deps.settings.checkInterval);
-    this.#deps.logger.log(Messages.started(this.name, resolved.expiresAt));
+    const now = this.#now();
+    const lapsed = now >= resolved.expiresAt;
+    // Lapsed while the app was down: expected after a restart, and refreshed next.
+    this.#deps.logger.log(lapsed ? Messages.startedLapsed(this.name, resolved.expiresAt) : Messages.started(this.name, resolved.expiresAt));
     this.#emit(TokenRefreshEvents.STARTED, new TokenRefreshStartedEvent(this.name, new Date(), new Date(resolved.expiresAt)));
+    if (lapsed) {
+      this.#expiredNotified = true;
+      this.#emit(TokenRefreshEvents.EXPIRED, new TokenExpiredEvent(this.name, new Date(now), new Date(resolved.expiresAt)));
+    }
     // The first check runs now, not one interval later: tokens loaded from a store may be due.
     this.#check();
   }
 
+  #assertStartable(epoch: number): void {
+    if (epoch !== this.#stopEpoch) {
+      throw new TokenRefreshStateError(`token refresh "${this.name}" was stopped while starting`);
+    }
+    if (this.#running) {
+      throw new TokenRefreshStateError(`token refresh "${this.name}" is already running; call stop() first`);
+    }
+  }
+
+  /**
+   * Tokens the app hands in (after a login) replace whatever is held or stored, so they get a
+   * version above both; with several replicas the store is read to learn its version.
+   */
+  async #handedIn(tokens: TokenPair): Promise<ResolvedTokens> {
+    const resolved = resolveTokens(tokens, Date.now());
+    if (resolved.version !== undefined) return resolved;
+    let base = this.#tokens?.version ?? 0;
+    if (this.#deps.lock.distributed) {
+      const stored = await this.#load().catch(() => undefined);
+      base = Math.max(base, stored?.resolved.version ?? 0);
+    }
+    return Object.freeze({ ...resolved, version: base + 1 });
+  }
+
   /**
    * Idempotent and safe before start. Waits up to shutdownTimeout for a refresh in flight
-   * (so a rotated token is not lost halfway), then aborts it. The service can start again.
+   * (so a rotated token is not lost halfway), then aborts it; the whole stop, starts in
+   * progress and the store included, ends within shutdownTimeout plus a bounded grace.
+   * The service can start again.
    */
   stop(): Promise<void> {
     if (this.#stopping) return this.#stopping;
-    const starting = this.#starting;
-    if (!this.#running && !starting) return Promise.resolve();
-    // A stop() that arrives while start() is still loading or saving stops what it starts.
+    if (!this.#running && this.#startsPending === 0) return Promise.resolve();
+    const timeout = this.#deps.settings.shutdownTimeout;
+    const deadline = new Deadline(timeout);
+    const hardDeadline = new Deadline(timeout + Math.min(STOP_GRACE, timeout));
+    // Only the starts begun before this stop: a start() called during it waits for it.
+    const starts = this.#startChain;
+    const pending = this.#startsPending > 0;
     this.#stopping = (async () => {
-      if (starting) await starting;
-      if (this.#running) await this.#stop();
+      // A stop() that arrives while start() is still loading or saving stops what it starts;
+      // a start that is still not done by the deadline is told not to start at all. Without
+      // one, #stop begins at once: no refresh may slip in before #running is false.
+      if (pending && !(await settleWithin(starts, deadline.remaining()))) this.#stopEpoch++;
+      if (this.#running) await this.#stop(deadline, hardDeadline);
     })().finally(() => {
       this.#stopping = undefined;
     });
     return this.#stopping;
   }
 
-  async #stop(): Promise<void> {
+  async #stop(deadline: Deadline, hardDeadline: Deadline): Promise<void> {
     this.#running = false;
     this.#clearTimers();
+    // While stopped, every read takes the checked path (no timer will mark the token stale).
+    this.#freshUntil = 0;
     const unwatch = this.#unwatch;
     this.#unwatch = undefined;
-    if (unwatch) await Promise.resolve().then(unwatch).catch(() => undefined);
+    if (unwatch) await settleWithin(Promise.resolve().then(unwatch), deadline.remaining());
 
-    const timeout = this.#deps.settings.shutdownTimeout;
-    const deadline = Date.now() + timeout;
     // No new refresh can start once #running is false, but one queued behind a stale flight
     // may follow the one in flight now: wait for each, within the one deadline.
     for (let inFlight = this.#flight.inFlight; inFlight; inFlight = this.#flight.inFlight) {
-      if (await settleWithin(inFlight, Math.max(0, deadline - Date.now()))) continue;
-      this.#deps.logger.warn(Messages.abortedOnStop(this.name, timeout));
+      if (await settleWithin(inFlight, deadline.remaining())) continue;
+      this.#deps.logger.warn(Messages.abortedOnStop(this.name, this.#deps.settings.shutdownTimeout));
       this.#abort?.abort(new RefreshAbortedError());
       // A client that honours the signal unwinds at once; one that does not is not waited for.
       // If its tokens still arrive later they are saved and kept: the old refresh token is spent.
-      await settleWithin(inFlight, Math.min(ABORT_GRACE, timeout));
+      await settleWithin(inFlight, hardDeadline.remaining());
       break;
     }
     // Last chance for a rotated refresh token that the store refused earlier.
-    if (this.#unsaved) await this.#retrySave();
-    await this.#release(this.#takeHeldLock());
+    if (this.#unsaved) await settleWithin(this.#retrySave(), hardDeadline.remaining());
+    await settleWithin(this.#release(this.#takeHeldLock()), hardDeadline.remaining());
     this.#state = 'stopped';
     this.#nextAttemptAt = undefined;
     this.#deps.logger.log(Messages.stopped(this.name));
@@ -237,7 +298,7 @@ export class TokenRefreshManager {
    * and the previous ones stay.
    */
   async updateTokens(tokens: TokenPair): Promise<void> {
-    const resolved = resolveTokens(tokens, Date.now());
+    const resolved = await this.#handedIn(tokens);
     this.#generation++;
     this.#abort?.abort(new RefreshAbortedError());
     await this.#persist(resolved);
@@ -254,12 +315,13 @@ export class TokenRefreshManager {
   /** Synchronous read: the access token if one is held and unexpired, else undefined. Never waits, never refreshes. */
   peekAccessToken(): string | undefined {
     const tokens = this.#tokens;
-    return tokens !== undefined && Date.now() < tokens.expiresAt ? tokens.accessToken : undefined;
+    if (tokens === undefined) return undefined;
+    return Date.now() < this.#freshUntil || this.#now() < tokens.expiresAt ? tokens.accessToken : undefined;
   }
 
   /** A frozen copy of the tokens held, or null. With getAccessToken and peekAccessToken, the only methods that return secrets. */
   getTokens(): Readonly<TokenPair & { expiresAt: Date }> | null {
-    return this.#tokens ? toPublicTokens(this.#tokens, Date.now()) : null;
+    return this.#tokens ? toPublicTokens(this.#tokens, this.#now()) : null;
   }
 
   getExpiresAt(): Date | null {
@@ -275,7 +337,7 @@ export class TokenRefreshManager {
   }
 
   getRefreshStatus(): RefreshStatus {
-    const now = Date.now();
+    const now = this.#now();
     const tokens = this.#tokens;
     const error = this.#lastError;
     return Object.freeze({
@@ -305,7 +367,7 @@ export class TokenRefreshManager {
     if (!this.#tokens) {
       return Promise.reject(new TokenRefreshStateError(`token refresh "${this.name}" holds no tokens yet; call start()`));
     }
-    const now = Date.now();
+    const now = this.#now();
     if (this.#running && this.#state === 'idle' && now >= this.#refreshAt) this.#refreshInBackground();
     const inFlight = this.#flight.inFlight;
     if (inFlight && now >= this.#waitFrom) return this.#afterFlight(inFlight);
@@ -326,8 +388,13 @@ export class TokenRefreshManager {
 
   #currentAccessToken(): string {
     const tokens = this.#tokens;
-    if (tokens && Date.now() < tokens.expiresAt) return tokens.accessToken;
-    throw this.#state === 'reauth-required' ? new ReauthRequiredError(this.name) : new TokenExpiredError(this.name);
+    if (tokens && this.#now() < tokens.expiresAt) return tokens.accessToken;
+    throw this.#state === 'reauth-required' ? new ReauthRequiredError(this.name) : new TokenExpiredError(this.name, this.#lastError?.code);
+  }
+
+  /** Now, as the held tokens' deadlines must be read: on both clocks (see clock.ts). */
+  #now(): number {
+    return anchoredNow(this.#anchor);
   }
 
   // ---------------------------------------------------------------- scheduling
@@ -335,7 +402,7 @@ export class TokenRefreshManager {
   /** Runs on the interval, on the refresh timer and at start. Catches late timers and clock jumps. */
   #check(): void {
     if (!this.#running || !this.#tokens) return;
-    const now = Date.now();
+    const now = this.#now();
     if (now >= this.#tokens.expiresAt && !this.#expiredNotified) {
       this.#expiredNotified = true;
       this.#freshUntil = 0;
@@ -428,12 +495,9 @@ export class TokenRefreshManager {
         // Another replica may have rotated while we waited; under the lock the store is the truth.
         const stored = await this.#load();
         this.#assertCurrent(generation, signal);
-        if (stored) {
-          const candidate = resolveTokens(stored, Date.now());
-          if (storedSupersedes(stored, candidate, this.#tokens)) {
-            this.#adopt(candidate, 'store');
-            return candidate;
-          }
+        if (stored && storedSupersedes(stored.given, stored.resolved, this.#tokens)) {
+          this.#adopt(stored.resolved, 'store');
+          return stored.resolved;
         }
       }
       const current = this.#tokens;
@@ -441,20 +505,24 @@ export class TokenRefreshManager {
       // A lost lease is checked before sending, never used to abort a request already sent:
       // that cannot un-spend the refresh token, it would only lose our copy of the rotation.
       if (handle.lost?.aborted) throw new RefreshLockError('refresh lock lost before the request was sent');
+      const sentAt = performance.now();
       const response = await this.#deps.client.refresh(current.refreshToken, { signal });
-      // Tokens that arrived are kept even if stop() aborted meanwhile: the old refresh token is spent.
-      // Only updateTokens/start (a new generation) make them moot.
-      if (generation !== this.#generation) throw new RefreshAbortedError();
-      let next: ResolvedTokens;
-      try {
-        next = resolveTokens(mergeRefreshResponse(response, current), startedAt);
-      } catch (error) {
-        if (error instanceof TokenValidationError) throw new InvalidTokenResponseError(error.message);
-        throw error;
+      // What arrived is kept even if stop() aborted meanwhile, or a restart happened: the old
+      // refresh token is spent. Only tokens the app handed in since, for another grant, make it moot.
+      if (generation !== this.#generation && this.#tokens?.refreshToken !== current.refreshToken) {
+        throw new RefreshAbortedError();
       }
-      await this.#persist(next);
-      this.#adopt(next, 'refresh', Date.now() - startedAt);
-      return next;
+      const outcome = resolveRefreshResponse(response, current, startedAt);
+      for (const field of outcome.dropped) this.#deps.logger.warn(Messages.responseFieldDropped(this.name, field));
+      if (!outcome.tokens) {
+        if (outcome.keep) await this.#keepRotation(outcome.keep);
+        throw new InvalidTokenResponseError(
+          outcome.keep ? 'no usable access_token (the rotated refresh token was kept)' : 'no usable access_token',
+        );
+      }
+      await this.#persist(outcome.tokens);
+      this.#adopt(outcome.tokens, 'refresh', Math.round(performance.now() - sentAt));
+      return outcome.tokens;
     } finally {
       // Until saved, the rotated refresh token lives only here: a replica that took the lock now
       // would re-read the old one from the store and spend it again. Keep the lock until #save succeeds.
@@ -479,9 +547,20 @@ export class TokenRefreshManager {
     if (generation !== this.#generation || signal.aborted) throw new RefreshAbortedError();
   }
 
+  /**
+   * A response that rotated the refresh token but brought no usable access token: the new
+   * refresh token replaces the spent one (saved first, like any rotation), and the held access
+   * token keeps serving while the failure is retried.
+   */
+  async #keepRotation(tokens: ResolvedTokens): Promise<void> {
+    await this.#persist(tokens);
+    this.#tokens = tokens;
+  }
+
   /** Takes new tokens into memory and reschedules. `source` undefined: given by the caller. */
   #adopt(tokens: ResolvedTokens, source: RefreshSource | undefined, durationMs = 0): void {
-    const now = Date.now();
+    this.#anchor = clockAnchor();
+    const now = this.#now();
     this.#tokens = tokens;
     this.#refreshAt = computeRefreshAt(tokens, this.#deps.settings.refreshThreshold);
     this.#waitFrom = computeWaitFrom(tokens, this.#refreshAt);
@@ -534,7 +613,7 @@ export class TokenRefreshManager {
     this.#consecutiveFailures++;
     this.#lastError = error;
     const attempt = this.#consecutiveFailures;
-    const now = Date.now();
+    const now = this.#now();
 
     if (!error.permanent && attempt < settings.retry.maxAttempts) {
       const delay = backoffDelay(attempt, settings.retry, retryAfterOf(error), this.#deps.random);
@@ -595,7 +674,8 @@ export class TokenRefreshManager {
     this.#state = 'reauthenticating';
     const startedAt = Date.now();
     try {
-      const next = resolveTokens(await reauthenticate(), startedAt);
+      const given = resolveTokens(await reauthenticate(), startedAt);
+      const next = given.version === undefined ? Object.freeze({ ...given, version: (this.#tokens?.version ?? 0) + 1 }) : given;
       if (generation !== this.#generation) return false;
       await this.#persist(next);
       this.#adopt(next, undefined);
@@ -613,17 +693,43 @@ export class TokenRefreshManager {
 
   // ---------------------------------------------------------------- store
 
-  async #load(): Promise<TokenPair | null | undefined> {
+  /**
+   * The store's pair, checked. Bounded by storeTimeout. A record the store cannot read, or a
+   * pair we cannot use, counts as absent (reported once) so the next save replaces it: one
+   * corrupt record must not stop refreshing for good. Any other failure throws TokenStoreError.
+   */
+  async #load(): Promise<{ given: TokenPair; resolved: ResolvedTokens } | undefined> {
+    const { store, settings } = this.#deps;
+    let given: TokenPair | null | undefined;
     try {
-      return await this.#deps.store.load();
-    } catch {
-      const error = new TokenStoreError('load');
-      this.#emit(
-        TokenRefreshEvents.STORE_FAILED,
-        new TokenStoreFailedEvent(this.name, new Date(), 'load', summarizeError(error), false),
-      );
+      given = await withTimeout(Promise.resolve().then(() => store.load()), settings.storeTimeout);
+    } catch (thrown) {
+      if (thrown instanceof TokenStoreUnreadableError) return this.#unreadable(thrown);
+      const error = new TokenStoreError('load', thrown instanceof DeadlineExceededError ? `timed out after ${settings.storeTimeout} ms` : undefined);
+      this.#emit(TokenRefreshEvents.STORE_FAILED, new TokenStoreFailedEvent(this.name, new Date(), 'load', summarizeError(error), false));
       throw error;
     }
+    if (given === null || given === undefined) {
+      this.#unreadableReported = false;
+      return undefined;
+    }
+    let resolved: ResolvedTokens;
+    try {
+      resolved = resolveTokens(given, Date.now());
+    } catch (thrown) {
+      return this.#unreadable(new TokenStoreUnreadableError((thrown as { field?: string }).field ?? 'tokens'));
+    }
+    this.#unreadableReported = false;
+    return { given, resolved };
+  }
+
+  #unreadable(error: TokenStoreUnreadableError): undefined {
+    if (!this.#unreadableReported) {
+      this.#unreadableReported = true;
+      this.#deps.logger.error(Messages.storeUnreadable(this.name, error.reason));
+      this.#emit(TokenRefreshEvents.STORE_FAILED, new TokenStoreFailedEvent(this.name, new Date(), 'load', summarizeError(error), false));
+    }
+    return undefined;
   }
 
   /**
@@ -646,28 +752,41 @@ export class TokenRefreshManager {
   async #save(tokens: ResolvedTokens): Promise<void> {
     // A newer pair was queued after this one: saving this would overwrite it.
     if (tokens !== this.#latestToSave) return;
+    const { store, settings, logger } = this.#deps;
     try {
-      await this.#deps.store.save(toStoredTokens(tokens));
-      if (this.#unsaved) this.#deps.logger.log(Messages.storeRecovered(this.name));
-      this.#unsaved = undefined;
-      this.#storeFailures = 0;
-      this.#deps.timers.clear('store');
-      await this.#release(this.#takeHeldLock());
-    } catch {
+      await withTimeout(Promise.resolve().then(() => store.save(toStoredTokens(tokens))), settings.storeTimeout);
+      if (this.#unsaved) logger.log(Messages.storeRecovered(this.name));
+      await this.#saved();
+    } catch (thrown) {
       if (tokens !== this.#latestToSave) return;
+      if (thrown instanceof TokenStoreConflictError) {
+        // The store holds a newer pair: saving ours again cannot win, and holding the lock for it would stall every replica.
+        await this.#saved();
+        logger.error(Messages.storeConflict(this.name));
+        this.#emit(TokenRefreshEvents.STORE_FAILED, new TokenStoreFailedEvent(this.name, new Date(), 'save', summarizeError(thrown), false));
+        return;
+      }
       this.#unsaved = tokens;
       this.#storeFailures++;
-      const error = new TokenStoreError('save');
-      this.#deps.logger.error(Messages.storeFailed(this.name, 'save'));
+      const error = new TokenStoreError('save', thrown instanceof DeadlineExceededError ? `timed out after ${settings.storeTimeout} ms` : undefined);
+      logger.error(Messages.storeFailed(this.name, 'save'));
       this.#emit(
         TokenRefreshEvents.STORE_FAILED,
         new TokenStoreFailedEvent(this.name, new Date(), 'save', summarizeError(error), this.#running),
       );
       if (this.#running) {
-        const delay = backoffDelay(this.#storeFailures, this.#deps.settings.retry, undefined, this.#deps.random);
+        const delay = backoffDelay(this.#storeFailures, settings.retry, undefined, this.#deps.random);
         this.#deps.timers.setTimeout('store', () => void this.#retrySave(), delay);
       }
     }
+  }
+
+  /** The latest pair is in the store (or the store holds a newer one): nothing is pending. */
+  async #saved(): Promise<void> {
+    this.#unsaved = undefined;
+    this.#storeFailures = 0;
+    this.#deps.timers.clear('store');
+    await this.#release(this.#takeHeldLock());
   }
 
   #watchStore(): void {
@@ -710,25 +829,15 @@ export class TokenRefreshManager {
   }
 }
 
-/** After aborting a refresh at stop, how long it may take to unwind. */
-const ABORT_GRACE = 1_000;
+/**
+ * What stop() may take beyond shutdownTimeout (at most as much again): an aborted refresh
+ * unwinding, the last save, the lock's release.
+ */
+const STOP_GRACE = 1_000;
 
 const noop = (): void => undefined;
 
 /** Token values a foreign error message must not repeat. */
 function secretsOf(tokens: ResolvedTokens | undefined): string[] {
   return tokens ? [tokens.accessToken, tokens.refreshToken ?? ''] : [];
-}
-
-/** True if the promise settled within `ms`. The timer is cleared either way. */
-async function settleWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
