@@ -1,13 +1,14 @@
 import { type HttpService } from '@nestjs/axios';
 import { AxiosError, type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
-import { createServer, type Server } from 'node:http';
+import { Agent as HttpAgent, createServer, type Server } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deferred } from '../../test/support/fake-oauth-client';
-import { ReauthRequiredError } from '../token-refresh.errors';
+import { ReauthRequiredError, TokenRefreshConfigError } from '../token-refresh.errors';
 import { type AccessTokenSource, keepTokenOnOrigin } from './authenticated-adapter';
 import { resolveRequestUrl } from './request-origin';
 import { createTokenRefreshHttpService } from './token-refresh-http.module';
@@ -289,6 +290,48 @@ describe('authenticated HttpService', () => {
     expect(await rejectionOf(firstValueFrom(http.get('/users')))).toBeInstanceOf(ReauthRequiredError);
     expect(seen).toHaveLength(0);
   });
+
+  it("sends requests to the origin on pools of its own and gives their config the caller's agents back", async () => {
+    const tokens = new FakeTokens();
+    const appAgent = new HttpsAgent({ keepAlive: true });
+    const agentsSeen: unknown[] = [];
+    const recordAgent: Handler = (_seen, config) => {
+      agentsSeen.push(config.httpsAgent);
+      return 200;
+    };
+    const { http } = client(tokens, recordAgent, { httpsAgent: appAgent });
+    const ours = await firstValueFrom(http.get('/users'));
+    const elsewhere = await firstValueFrom(http.get('https://other.example.org/'));
+    expect(agentsSeen[0]).toBeInstanceOf(HttpsAgent);
+    expect(agentsSeen[0]).not.toBe(appAgent);
+    expect(agentsSeen[1]).toBe(appAgent);
+    expect(ours.config.httpsAgent).toBe(appAgent);
+    expect(elsewhere.config.httpsAgent).toBe(appAgent);
+  });
+
+  it('without agents configured, the config handed back has none', async () => {
+    const tokens = new FakeTokens();
+    const { http } = client(tokens, rejectsFirstToken);
+    const response = await firstValueFrom(http.get('/users'));
+    expect(tokens.refreshes).toBe(1);
+    expect(Object.keys(response.config).filter((key) => key.endsWith('Agent'))).toEqual([]);
+  });
+
+  it.each(['httpAgent', 'httpsAgent'] as const)(
+    'refuses a per-request %s on a request to the origin (its pool may be shared), never sending it',
+    async (option) => {
+      const tokens = new FakeTokens();
+      const { http, seen } = client(tokens, () => 200);
+      const agent = option === 'httpAgent' ? new HttpAgent() : new HttpsAgent();
+      const error = await rejectionOf(firstValueFrom(http.get('/users', { [option]: agent })));
+      expect(error).toBeInstanceOf(TokenRefreshConfigError);
+      expect((error as TokenRefreshConfigError).option).toBe(option);
+      expect(seen).toHaveLength(0);
+      // Elsewhere the request carries no token: its agent is its own business.
+      await firstValueFrom(http.get('https://other.example.org/', { [option]: agent }));
+      expect(seen).toEqual([{ url: 'https://other.example.org/', authorization: undefined }]);
+    },
+  );
 
   it('the serialised AxiosError shows the header as redacted', async () => {
     const tokens = new FakeTokens();

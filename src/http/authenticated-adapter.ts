@@ -1,5 +1,6 @@
 import { type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { authorizationHeader, stripAuthorization } from './authorization-header';
+import { type OwnAgents } from './own-agents';
 import { isAllowedOrigin, originOf } from './request-origin';
 import { decideOnUnauthorized, isReplayableBody, RefreshPerRejectedToken } from './unauthorized-retry';
 
@@ -18,6 +19,8 @@ export interface AuthenticatedAdapterOptions {
   source: () => AccessTokenSource;
   /** Sends one request for real (axios' http or fetch adapter, or the one configured). */
   send: AxiosAdapter;
+  /** The connection pools only requests to `allowedOrigin` use. */
+  agents: OwnAgents;
 }
 
 type BeforeRedirect = NonNullable<InternalAxiosRequestConfig['beforeRedirect']>;
@@ -31,9 +34,10 @@ type Outcome = { ok: true; response: AxiosResponse } | { ok: false; error: unkno
  * to the replay goes back to the caller whatever it is. The token a refresh produced is not
  * refreshed again on a 401 until the API has accepted it once (see RefreshPerRejectedToken).
  * Once settled, the response or error handed back no longer carries the token (see forgetToken).
+ * Its requests use their own connection pools, so no other request reaches them (see OwnAgents).
  */
 export function createAuthenticatedAdapter(options: AuthenticatedAdapterOptions): AxiosAdapter {
-  const { allowedOrigin, send } = options;
+  const { allowedOrigin, send, agents } = options;
   const refresher = new RefreshPerRejectedToken(async () => {
     const source = options.source();
     await source.forceRefresh();
@@ -42,13 +46,14 @@ export function createAuthenticatedAdapter(options: AuthenticatedAdapterOptions)
 
   return async (config: InternalAxiosRequestConfig): Promise<AxiosResponse> => {
     if (!isAllowedOrigin(allowedOrigin, config)) return send(config);
+    agents.check(config);
 
     const source = options.source();
     // Rejects with the typed error (expired, reauth required): better than sending no token.
     const tokenSent = await source.getAccessToken();
     config.beforeRedirect = keepTokenOnOrigin(allowedOrigin, config.beforeRedirect);
 
-    const first = await sendWith(send, config, authorizationHeader(source.getTokens()?.tokenType, tokenSent));
+    const first = await sendWith(send, agents, config, authorizationHeader(source.getTokens()?.tokenType, tokenSent));
     noteAccepted(refresher, tokenSent, first);
     const action = decideOnUnauthorized({
       status: statusOf(first),
@@ -66,7 +71,7 @@ export function createAuthenticatedAdapter(options: AuthenticatedAdapterOptions)
       return unwrap(first);
     }
     if (tokenNext === tokenSent) return unwrap(first);
-    const replay = await sendWith(send, config, authorizationHeader(source.getTokens()?.tokenType, tokenNext));
+    const replay = await sendWith(send, agents, config, authorizationHeader(source.getTokens()?.tokenType, tokenNext));
     noteAccepted(refresher, tokenNext, replay);
     return unwrap(replay);
   };
@@ -85,8 +90,15 @@ export function keepTokenOnOrigin(allowedOrigin: string, next: BeforeRedirect | 
   };
 }
 
-/** Sends `config` with this Authorization and settles; the token is gone from the outcome. */
-async function sendWith(send: AxiosAdapter, config: InternalAxiosRequestConfig, authorization: string): Promise<Outcome> {
+/** Sends `config` with this Authorization on our own pools and settles; the token is gone from the outcome. */
+async function sendWith(
+  send: AxiosAdapter,
+  agents: OwnAgents,
+  config: InternalAxiosRequestConfig,
+  authorization: string,
+): Promise<Outcome> {
+  // The config outlives the request (response.config, a caller's replay): it gets the app's agents back.
+  const restoreAgents = agents.assign(config);
   config.headers.set('Authorization', authorization);
   let outcome: Outcome;
   try {
@@ -94,6 +106,7 @@ async function sendWith(send: AxiosAdapter, config: InternalAxiosRequestConfig, 
   } catch (error) {
     outcome = { ok: false, error };
   }
+  restoreAgents();
   forgetToken(config, outcome);
   return outcome;
 }

@@ -1,6 +1,7 @@
 import { type HttpService } from '@nestjs/axios';
 import { Injectable, Module } from '@nestjs/common';
 import { AxiosError, type AxiosAdapter, type AxiosResponse } from 'axios';
+import { Agent as HttpsAgent } from 'node:https';
 import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deferred, FakeOAuthClient } from '../../test/support/fake-oauth-client';
@@ -133,6 +134,10 @@ describe('TokenRefreshHttpModule', () => {
     [{ baseURL: BASE, headers: { authorization: 'Bearer mine' } }, 'headers'],
     [{ baseURL: BASE, headers: { common: { Authorization: 'Bearer mine' } } }, 'headers'],
     [{ baseURL: BASE, auth: { username: 'u', password: 'p' } }, 'auth'],
+    [{ baseURL: BASE, httpsAgent: new (class ProxyAgent extends HttpsAgent {})() }, 'httpsAgent'],
+    [{ baseURL: BASE, httpAgent: new HttpsAgent() }, 'httpAgent'],
+    [{ baseURL: BASE, httpAgent: { keepAlive: true } }, 'httpAgent'],
+    [{ baseURL: BASE, httpsAgent: null }, 'httpsAgent'],
   ])('rejects options that could leak the token (%o)', async (options, option) => {
     const error = await compile([
       TokenRefreshModule.forRoot({ oauthClient: new FakeOAuthClient() }),

@@ -1,5 +1,5 @@
 import { HttpService } from '@nestjs/axios';
-import { type DynamicModule, Inject, Module, type OnModuleInit } from '@nestjs/common';
+import { type DynamicModule, Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 // The ESM declarations: the ones @nestjs/axios's HttpService is typed with.
 import type { AxiosStatic } from 'axios' with { 'resolution-mode': 'import' };
@@ -7,6 +7,7 @@ import { DEFAULT_REGISTRATION_NAME } from '../token-refresh.constants';
 import { findTokenRefreshService } from '../token-refresh.lookup';
 import { type TokenRefreshService } from '../token-refresh.service';
 import { type AccessTokenSource, createAuthenticatedAdapter } from './authenticated-adapter';
+import { OwnAgents } from './own-agents';
 import { getTokenRefreshHttpToken } from './token-refresh-http.constants';
 import {
   type TokenRefreshHttpConfig,
@@ -18,6 +19,7 @@ import {
 /** Module-private tokens: each registration of this module has its own. */
 const HTTP_CONFIG = Symbol('token-refresh-http:config');
 const REGISTRATION = Symbol('token-refresh-http:registration');
+const CLIENT = Symbol('token-refresh-http:client');
 
 /**
  * Finds the TokenRefreshModule registration lazily and app-wide (strict: false), so this module
@@ -52,7 +54,7 @@ class RegistrationRef {
  *
  * Same-origin requests always get the registration's Authorization (one set by the caller is
  * replaced); a per-request `adapter` replaces the authenticating one, so such requests go out
- * without a token.
+ * without a token. They use connection pools of their own, closed when the app shuts down.
  */
 @Module({})
 export class TokenRefreshHttpModule implements OnModuleInit {
@@ -79,11 +81,12 @@ export class TokenRefreshHttpModule implements OnModuleInit {
         { provide: HTTP_CONFIG, useFactory: options.useFactory, inject: options.inject ?? [] },
         { provide: REGISTRATION, useFactory: (moduleRef: ModuleRef) => new RegistrationRef(moduleRef, name), inject: [ModuleRef] },
         {
-          provide: token,
+          provide: CLIENT,
           useFactory: (config: TokenRefreshHttpConfig, registration: RegistrationRef) =>
-            createTokenRefreshHttpService(config, () => registration.get()),
+            new AuthenticatedHttp(config, () => registration.get()),
           inject: [HTTP_CONFIG, REGISTRATION],
         },
+        { provide: token, useFactory: (client: AuthenticatedHttp) => client.http, inject: [CLIENT] },
       ],
       exports: [token],
     };
@@ -100,22 +103,41 @@ function sharedAxios(): AxiosStatic {
   return axiosStatic;
 }
 
-/** Builds the authenticated HttpService; exported for apps that wire providers by hand. */
+/** The authenticated HttpService and the connection pools it alone uses, closed with the app. */
+class AuthenticatedHttp implements OnApplicationShutdown {
+  readonly http: HttpService;
+  readonly #agents: OwnAgents;
+
+  constructor(config: TokenRefreshHttpConfig, source: () => AccessTokenSource) {
+    const { config: checked, allowedOrigin } = validateTokenRefreshHttpConfig(config);
+    const axios = sharedAxios();
+    const { adapter: configured, redact, ...rest } = checked;
+    const baseAdapter = configured ?? axios.defaults.adapter;
+    this.#agents = new OwnAgents(rest);
+    const instance = axios.create({
+      ...rest,
+      // AxiosError#toJSON (what loggers serialise) then shows an Authorization as redacted,
+      // also one the caller set on a request to another origin (the adapter leaves those alone).
+      redact: [...new Set([...(redact ?? []), 'authorization'])],
+      adapter: createAuthenticatedAdapter({
+        allowedOrigin,
+        source,
+        agents: this.#agents,
+        send: (request) => axios.getAdapter(baseAdapter, request)(request),
+      }),
+    });
+    this.http = new HttpService(instance);
+  }
+
+  onApplicationShutdown(): void {
+    this.#agents.destroy();
+  }
+}
+
+/**
+ * Builds the authenticated HttpService; exported for apps that wire providers by hand. Nothing
+ * closes its pools then: idle connections go after the agent's `timeout` (5 s by default).
+ */
 export function createTokenRefreshHttpService(config: TokenRefreshHttpConfig, source: () => AccessTokenSource): HttpService {
-  const { config: checked, allowedOrigin } = validateTokenRefreshHttpConfig(config);
-  const axios = sharedAxios();
-  const { adapter: configured, redact, ...rest } = checked;
-  const baseAdapter = configured ?? axios.defaults.adapter;
-  const instance = axios.create({
-    ...rest,
-    // AxiosError#toJSON (what loggers serialise) then shows an Authorization as redacted,
-    // also one the caller set on a request to another origin (the adapter leaves those alone).
-    redact: [...new Set([...(redact ?? []), 'authorization'])],
-    adapter: createAuthenticatedAdapter({
-      allowedOrigin,
-      source,
-      send: (request) => axios.getAdapter(baseAdapter, request)(request),
-    }),
-  });
-  return new HttpService(instance);
+  return new AuthenticatedHttp(config, source).http;
 }

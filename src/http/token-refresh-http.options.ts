@@ -1,12 +1,22 @@
 import { type HttpModuleOptions } from '@nestjs/axios';
 import { type FactoryProvider, type ModuleMetadata } from '@nestjs/common';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { isLoopbackHost } from '../oauth/http-oauth-client.options';
 import { TokenRefreshConfigError } from '../token-refresh.errors';
 
 /** axios settings for the authenticated client; `baseURL` is required and names the one origin that gets the token. */
-export type TokenRefreshHttpConfig = Omit<HttpModuleOptions, 'baseURL' | 'global'> & {
+export type TokenRefreshHttpConfig = Omit<HttpModuleOptions, 'baseURL' | 'global' | 'httpAgent' | 'httpsAgent'> & {
   /** https, or http on a loopback host only (RFC 6750 section 5.3: bearer tokens need TLS). */
   baseURL: string;
+  /**
+   * A plain `new http.Agent(...)`. Requests to baseURL's origin use a pool of the module's own built
+   * with the same options (a pooled socket keeps the last request and its Authorization); this
+   * agent serves every other origin.
+   */
+  httpAgent?: HttpAgent;
+  /** A plain `new https.Agent(...)` (TLS settings such as `ca`, `cert`, `key`), used as `httpAgent` is. */
+  httpsAgent?: HttpsAgent;
 };
 
 export type TokenRefreshHttpModuleOptions = TokenRefreshHttpConfig & {
@@ -32,7 +42,8 @@ export interface ValidatedHttpConfig {
 
 /**
  * Checks what would let the token go somewhere it should not: a missing or insecure baseURL,
- * or an Authorization of the caller's own (it would be sent to every other origin).
+ * an Authorization of the caller's own (it would be sent to every other origin), or an agent
+ * whose pool the module cannot rebuild as its own (a subclass such as a proxy agent).
  * Messages never echo values: a URL's query or a header could hold a secret.
  */
 export function validateTokenRefreshHttpConfig(config: TokenRefreshHttpConfig): ValidatedHttpConfig {
@@ -54,6 +65,19 @@ export function validateTokenRefreshHttpConfig(config: TokenRefreshHttpConfig): 
   }
   if (hasAuthorization(config.headers)) fail('headers', 'must not set Authorization: it is set per request from the token');
   if (config.auth !== undefined) fail('auth', 'must not be set: Authorization is set per request from the token');
+  for (const [option, type, kind] of [
+    ['httpAgent', HttpAgent, 'http.Agent'],
+    ['httpsAgent', HttpsAgent, 'https.Agent'],
+  ] as const) {
+    const agent: unknown = config[option];
+    if (agent !== undefined && (agent === null || Object.getPrototypeOf(agent) !== type.prototype)) {
+      fail(
+        option,
+        `must be a plain ${kind}: its options are copied into a pool only the token's requests use, ` +
+          `and an agent of another kind cannot be copied (for a proxy use axios' \`proxy\` option)`,
+      );
+    }
+  }
   return { config, allowedOrigin: url.origin };
 }
 
