@@ -16,6 +16,7 @@ export {
   DEFAULT_REGISTRATION_NAME,
   DEFAULT_RETRY,
   DEFAULT_SHUTDOWN_TIMEOUT,
+  DEFAULT_STORE_TIMEOUT,
   MIN_REFRESH_THRESHOLD,
   OAUTH_CLIENT,
   REFRESH_LOCK,
@@ -54,7 +55,9 @@ export {
   TokenRefreshConfigError,
   TokenRefreshError,
   TokenRefreshStateError,
+  TokenStoreConflictError,
   TokenStoreError,
+  TokenStoreUnreadableError,
   TokenValidationError,
   UnknownRefreshError,
 } from './token-refresh.errors';
@@ -68,7 +71,7 @@ export type {
 } from './http/token-refresh-http.options';
 export { InMemoryTokenStore } from './core/in-memory-token.store';
 export { InProcessRefreshLock } from './core/in-process-refresh.lock';
-export type { OAuthClient, RefreshRequestOptions } from './interfaces/oauth-client.interface';
+export type { OAuthClient, RefreshRequestOptions, TokenResponse } from './interfaces/oauth-client.interface';
 export type { RefreshLock, RefreshLockHandle } from './interfaces/refresh-lock.interface';
 export type { RefreshState, RefreshStatus } from './interfaces/refresh-status.interface';
 export type { TokenPair } from './interfaces/token-pair.interface';

@@ -5,6 +5,7 @@ export const Messages = {
   startedLapsed: (name: string, expiresAt: number) =>
     `"${name}" started with a token that expired at ${new Date(expiresAt).toISOString()} (while stopped); refreshing now`,
   stopped: (name: string) => `"${name}" stopped`,
+  autoStartSkipped: (name: string, reason: string) => `"${name}" did not auto-start: ${reason}`,
   refreshed: (name: string, expiresAt: number, source: string) =>
     `"${name}" ${source === 'store' ? 'adopted tokens saved by another replica' : 'refreshed'}; expires at ${new Date(expiresAt).toISOString()}`,
   retrying: (name: string, code: string, attempt: number, delay: number) =>

@@ -1,20 +1,19 @@
-import { type BeforeApplicationShutdown, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { TokenRefreshManager } from './core/refresh-manager';
+import { Messages } from './token-refresh.messages';
 
 /**
  * The injectable face of the refresh manager: the manager does the work, this class adds
  * Nest's lifecycle. Built by the module's factory, one per registration.
  */
 export class TokenRefreshService extends TokenRefreshManager implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly bootLogger = new Logger(TokenRefreshService.name);
-
   /** autoStart: tokens from the store. An empty store is not an error: start(tokens) later. */
   async onApplicationBootstrap(): Promise<void> {
     if (!this.autoStart || this.isRunning()) return;
     try {
       await this.start();
     } catch (error) {
-      this.bootLogger.warn(`"${this.name}" did not auto-start: ${(error as Error).message}`);
+      this.logger.warn(Messages.autoStartSkipped(this.name, (error as Error).message));
     }
   }
 
