@@ -29,6 +29,7 @@ import {
 import { deleteKeys, ping, randomKeyPrefix, REDIS_URL, testConnection } from '../test/support/redis-test-server';
 import { type Row } from './report';
 import { type SectionResult, sleep } from './support';
+import { type StoredTokens } from '../src/interfaces/token-store.interface';
 
 const PROCESSES = 4;
 const ROTATIONS = 5;
@@ -40,7 +41,7 @@ interface CompiledRedis {
   RedisTokenStore: new (
     redis: unknown,
     options: { keyPrefix: string },
-  ) => { save(tokens: { accessToken: string; refreshToken: string; tokenType: string; expiresAt: Date }): Promise<void>; close?(): Promise<void> };
+  ) => { save(tokens: StoredTokens): Promise<void>; close?(): Promise<void> };
 }
 
 function firstLine(error: unknown): string {
@@ -89,6 +90,8 @@ export async function runCluster(): Promise<SectionResult> {
       refreshToken: grant.refreshToken,
       tokenType: grant.tokenType,
       expiresAt: new Date(Date.now() + grant.expiresIn * 1000),
+      issuedAt: new Date(),
+      version: 1,
     });
     await seedStore.close?.();
     seedConnection.disconnect();

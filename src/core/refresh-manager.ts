@@ -69,7 +69,7 @@ export class TokenRefreshManager {
 
   #tokens: ResolvedTokens | undefined;
   /** wall - monotonic when #tokens were taken: their deadlines are checked on both clocks (see clock.ts). */
-  #anchor = clockAnchor();
+  #anchor = 0;
   #state: RefreshState = 'stopped';
   #running = false;
   /** Bumped when the app hands in tokens (start(tokens), updateTokens): a refresh begun for others is void. */
@@ -90,7 +90,7 @@ export class TokenRefreshManager {
   #abort: AbortController | undefined;
   #stopping: Promise<void> | undefined;
   /** start() calls run one after another; stop() waits for all of them. */
-  #startChain: Promise<void> = Promise.resolve();
+  #startChain: Promise<void> | undefined;
   #startsPending = 0;
   /** Bumped by a stop() that gave up waiting for a start: that start must not begin running later. */
   #stopEpoch = 0;
@@ -100,7 +100,7 @@ export class TokenRefreshManager {
   #dueOnArrival = 0;
   #unwatch: (() => void | Promise<void>) | undefined;
   /** Saves run one after another, newest last; a pair that failed to save waits here. */
-  #saveChain: Promise<void> = Promise.resolve();
+  #saveChain: Promise<void> | undefined;
   #latestToSave: ResolvedTokens | undefined;
   #unsaved: ResolvedTokens | undefined;
   #storeFailures = 0;
@@ -138,10 +138,11 @@ export class TokenRefreshManager {
     // and tells us (through the epoch) if it gave up waiting.
     const stopping = this.#stopping;
     const epoch = stopping ? undefined : this.#stopEpoch;
-    const starting = this.#startChain.then(() => this.#start(tokens, stopping, epoch));
-    this.#startChain = starting.then(noop, noop).finally(() => {
-      this.#startsPending--;
+    const starting = (this.#startChain ?? Promise.resolve()).then(() => this.#start(tokens, stopping, epoch));
+    const chain = starting.then(noop, noop).finally(() => {
+      if (--this.#startsPending === 0 && this.#startChain === chain) this.#startChain = undefined;
     });
+    this.#startChain = chain;
     return starting;
   }
 
@@ -209,14 +210,16 @@ export class TokenRefreshManager {
    * version above both; with several replicas the store is read to learn its version.
    */
   async #handedIn(tokens: TokenPair): Promise<ResolvedTokens> {
-    const resolved = resolveTokens(tokens, Date.now());
-    if (resolved.version !== undefined) return resolved;
+    // Checked before the store is asked anything: bad tokens fail fast and change nothing.
+    const now = Date.now();
+    const checked = resolveTokens(tokens, now);
+    if (checked.version !== undefined) return checked;
     let base = this.#tokens?.version ?? 0;
     if (this.#deps.lock.distributed) {
       const stored = await this.#load().catch(() => undefined);
       base = Math.max(base, stored?.resolved.version ?? 0);
     }
-    return Object.freeze({ ...resolved, version: base + 1 });
+    return resolveTokens(tokens, now, base + 1);
   }
 
   /**
@@ -238,7 +241,7 @@ export class TokenRefreshManager {
       // A stop() that arrives while start() is still loading or saving stops what it starts;
       // a start that is still not done by the deadline is told not to start at all. Without
       // one, #stop begins at once: no refresh may slip in before #running is false.
-      if (pending && !(await settleWithin(starts, deadline.remaining()))) this.#stopEpoch++;
+      if (pending && starts && !(await settleWithin(starts, deadline.remaining()))) this.#stopEpoch++;
       if (this.#running) await this.#stop(deadline, hardDeadline);
     })().finally(() => {
       this.#stopping = undefined;
@@ -674,8 +677,7 @@ export class TokenRefreshManager {
     this.#state = 'reauthenticating';
     const startedAt = Date.now();
     try {
-      const given = resolveTokens(await reauthenticate(), startedAt);
-      const next = given.version === undefined ? Object.freeze({ ...given, version: (this.#tokens?.version ?? 0) + 1 }) : given;
+      const next = resolveTokens(await reauthenticate(), startedAt, (this.#tokens?.version ?? 0) + 1);
       if (generation !== this.#generation) return false;
       await this.#persist(next);
       this.#adopt(next, undefined);
@@ -738,15 +740,23 @@ export class TokenRefreshManager {
    */
   #persist(tokens: ResolvedTokens): Promise<void> {
     this.#latestToSave = tokens;
-    this.#saveChain = this.#saveChain.then(() => this.#save(tokens));
-    return this.#saveChain;
+    return this.#chainSave(tokens);
   }
 
   #retrySave(): Promise<void> {
     const pending = this.#unsaved;
     if (!pending || pending !== this.#latestToSave) return Promise.resolve();
-    this.#saveChain = this.#saveChain.then(() => this.#save(pending));
-    return this.#saveChain;
+    return this.#chainSave(pending);
+  }
+
+  /** Saves run one after another; the chain is dropped once idle, so an idle manager holds no promise. */
+  #chainSave(tokens: ResolvedTokens): Promise<void> {
+    const chain = (this.#saveChain ?? Promise.resolve()).then(() => this.#save(tokens));
+    this.#saveChain = chain;
+    void chain.then(() => {
+      if (this.#saveChain === chain) this.#saveChain = undefined;
+    });
+    return chain;
   }
 
   async #save(tokens: ResolvedTokens): Promise<void> {

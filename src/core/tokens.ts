@@ -18,8 +18,9 @@ const MIN_KNOWN_LIFETIME_S = 60;
  * store) handed these in, so anything wrong is its bug and is named in a TokenValidationError.
  * `issuedAt` is when the request that produced them started: expires_in counts from there,
  * so a slow token endpoint never makes us believe a token lives longer than it does.
+ * `defaultVersion` is used when the pair states none.
  */
-export function resolveTokens(pair: TokenPair | null | undefined, issuedAt: number): ResolvedTokens {
+export function resolveTokens(pair: TokenPair | null | undefined, issuedAt: number, defaultVersion?: number): ResolvedTokens {
   if (pair === null || typeof pair !== 'object') {
     throw new TokenValidationError('tokens', 'tokens must be an object with an accessToken');
   }
@@ -45,7 +46,7 @@ export function resolveTokens(pair: TokenPair | null | undefined, issuedAt: numb
     tokenType: normaliseTokenType(tokenType),
     expiresAt,
     issuedAt: Math.min(obtainedAt, expiresAt),
-    version: version ?? undefined,
+    version: version ?? defaultVersion,
     scope: typeof scope === 'string' ? scope : undefined,
     idToken: typeof idToken === 'string' ? idToken : undefined,
   });
