@@ -29,7 +29,7 @@ import {
 import { deleteKeys, ping, randomKeyPrefix, REDIS_URL, testConnection } from '../test/support/redis-test-server';
 import { type Row } from './report';
 import { type SectionResult, sleep } from './support';
-import { type StoredTokens } from '../src/interfaces/token-store.interface';
+import { type StoredTokens } from '../src/common/interfaces/token-store.interface';
 
 const PROCESSES = 4;
 const ROTATIONS = 5;

@@ -15,7 +15,7 @@ import { OAuth2Client } from 'google-auth-library';
 import { Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { HttpOAuthClient } from '../src/oauth/http-oauth-client';
-import { type OAuthClient } from '../src/interfaces/oauth-client.interface';
+import { type OAuthClient } from '../src/common/interfaces/oauth-client.interface';
 import { FakeOAuthClient } from '../test/support/fake-oauth-client';
 import { type Row } from './report';
 import {

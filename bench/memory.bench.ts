@@ -12,7 +12,7 @@
 import { OAuth2Client } from 'google-auth-library';
 import { type TokenRefreshManager } from '../src/core/refresh-manager';
 import { deferred, FakeOAuthClient } from '../test/support/fake-oauth-client';
-import { type TokenPair } from '../src/interfaces/token-pair.interface';
+import { type TokenPair } from '../src/common/interfaces/token-pair.interface';
 import { type Row } from './report';
 import { buildManager, fmtBytes, fmtInt, round, type SectionResult, sleep } from './support';
 import { StubTokenEndpoint } from './token-endpoint-stub';

@@ -14,8 +14,8 @@
  * for both, simulated on the same hour.
  */
 import { type Clock, install } from '@sinonjs/fake-timers';
-import { DEFAULT_CHECK_INTERVAL, DEFAULT_RETRY } from '../src/token-refresh.constants';
-import { OAuthProtocolError, ReauthRequiredError, TokenEndpointHttpError, TokenExpiredError } from '../src/token-refresh.errors';
+import { DEFAULT_CHECK_INTERVAL, DEFAULT_RETRY } from '../src/common/token-refresh.constants';
+import { OAuthProtocolError, ReauthRequiredError, TokenEndpointHttpError, TokenExpiredError } from '../src/common/token-refresh.errors';
 import { type TokenRefreshManager } from '../src/core/refresh-manager';
 import { FakeOAuthClient } from '../test/support/fake-oauth-client';
 import { type Row } from './report';

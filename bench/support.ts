@@ -8,8 +8,8 @@ import { InProcessRefreshLock } from '../src/core/in-process-refresh.lock';
 import { resolveSettings } from '../src/core/options-validation';
 import { type EventSink, NodeTimers, type TimerKind, type TimerPort } from '../src/core/ports';
 import { TokenRefreshManager } from '../src/core/refresh-manager';
-import { type OAuthClient } from '../src/interfaces/oauth-client.interface';
-import { type TokenRefreshModuleOptions } from '../src/interfaces/token-refresh-options.interface';
+import { type OAuthClient } from '../src/common/interfaces/oauth-client.interface';
+import { type RefreshPolicyOptions } from '../src/core/options-validation';
 import { silentLogger } from '../test/support/fake-oauth-client';
 import { type Row } from './report';
 
@@ -23,7 +23,7 @@ export interface SectionResult {
 
 export interface ManagerSetup {
   client: OAuthClient;
-  options?: Partial<TokenRefreshModuleOptions>;
+  options?: Partial<RefreshPolicyOptions>;
   timers?: TimerPort;
   events?: EventSink;
   name?: string;
@@ -35,7 +35,7 @@ export interface ManagerSetup {
 export function buildManager(setup: ManagerSetup): TokenRefreshManager {
   const { client, options = {}, timers = new NodeTimers(), events, name, random } = setup;
   return new TokenRefreshManager({
-    settings: resolveSettings({ oauthClient: client, ...options }, name),
+    settings: resolveSettings({ ...options }, name),
     client,
     store: new InMemoryTokenStore(),
     lock: new InProcessRefreshLock(),

@@ -9,7 +9,7 @@
  * Side by side, the Go original's polling simulated on the same planned instants: a refresh is
  * noticed only at the next checkInterval tick (start + k * 60 s, k >= 1).
  */
-import { DEFAULT_CHECK_INTERVAL, TokenRefreshEvents } from '../src/token-refresh.constants';
+import { DEFAULT_CHECK_INTERVAL, TokenRefreshEvents } from '../src/common/token-refresh.constants';
 import { type TokenRefreshManager } from '../src/core/refresh-manager';
 import { FakeOAuthClient } from '../test/support/fake-oauth-client';
 import { type Row } from './report';

@@ -26,8 +26,8 @@ export {
   getRefreshLockToken,
   getTokenRefreshToken,
   getTokenStoreToken,
-} from './token-refresh.constants';
-export type { TokenRefreshEventName } from './token-refresh.constants';
+} from './common/token-refresh.constants';
+export type { TokenRefreshEventName } from './common/token-refresh.constants';
 export {
   TokenExpiredEvent,
   TokenReauthenticatedEvent,
@@ -38,8 +38,8 @@ export {
   TokenRefreshStartedEvent,
   TokenRefreshStoppedEvent,
   TokenStoreFailedEvent,
-} from './token-refresh.events';
-export type { ErrorSummary, RefreshSource } from './token-refresh.events';
+} from './common/token-refresh.events';
+export type { ErrorSummary, RefreshSource } from './common/token-refresh.events';
 export {
   InvalidTokenResponseError,
   MissingRefreshTokenError,
@@ -60,7 +60,7 @@ export {
   TokenStoreUnreadableError,
   TokenValidationError,
   UnknownRefreshError,
-} from './token-refresh.errors';
+} from './common/token-refresh.errors';
 export { HttpOAuthClient } from './oauth/http-oauth-client';
 export { TokenRefreshHttpModule } from './http/token-refresh-http.module';
 export { InjectTokenRefreshHttp, getTokenRefreshHttpToken } from './http/token-refresh-http.constants';
@@ -71,14 +71,11 @@ export type {
 } from './http/token-refresh-http.options';
 export { InMemoryTokenStore } from './core/in-memory-token.store';
 export { InProcessRefreshLock } from './core/in-process-refresh.lock';
-export type { OAuthClient, RefreshRequestOptions, TokenResponse } from './interfaces/oauth-client.interface';
-export type { RefreshLock, RefreshLockHandle } from './interfaces/refresh-lock.interface';
-export type { RefreshState, RefreshStatus } from './interfaces/refresh-status.interface';
-export type { TokenPair } from './interfaces/token-pair.interface';
-export type { StoredTokens, TokenStore } from './interfaces/token-store.interface';
-export type {
-  ClientAuthMethod,
-  HttpOAuthClientOptions,
-  RetryOptions,
-  TokenRefreshModuleOptions,
-} from './interfaces/token-refresh-options.interface';
+export type { OAuthClient, RefreshRequestOptions, TokenResponse } from './common/interfaces/oauth-client.interface';
+export type { RefreshLock, RefreshLockHandle } from './common/interfaces/refresh-lock.interface';
+export type { RefreshState, RefreshStatus } from './common/interfaces/refresh-status.interface';
+export type { TokenPair } from './common/interfaces/token-pair.interface';
+export type { StoredTokens, TokenStore } from './common/interfaces/token-store.interface';
+export type { ClientAuthMethod, HttpOAuthClientOptions } from './oauth/http-oauth-client.options';
+export type { RefreshPolicyOptions, RetryOptions } from './core/options-validation';
+export type { TokenRefreshModuleOptions } from './token-refresh.options';

@@ -1,5 +1,5 @@
 import { Inject } from '@nestjs/common';
-import { getOAuthClientToken, getTokenRefreshToken, getTokenStoreToken } from './token-refresh.constants';
+import { getOAuthClientToken, getTokenRefreshToken, getTokenStoreToken } from './common/token-refresh.constants';
 import { TokenRefreshService } from './token-refresh.service';
 
 /** Injects a registration's TokenRefreshService; without a name, the default one (same as by class). */

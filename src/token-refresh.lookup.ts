@@ -1,6 +1,6 @@
 import { type ModuleRef } from '@nestjs/core';
-import { getTokenRefreshToken } from './token-refresh.constants';
-import { TokenRefreshConfigError } from './token-refresh.errors';
+import { getTokenRefreshToken } from './common/token-refresh.constants';
+import { TokenRefreshConfigError } from './common/token-refresh.errors';
 import { type TokenRefreshService } from './token-refresh.service';
 
 /**

@@ -1,6 +1,6 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import { type TokenRefreshModuleOptions } from './interfaces/token-refresh-options.interface';
-import { DEFAULT_REGISTRATION_NAME } from './token-refresh.constants';
+import { type TokenRefreshModuleOptions } from './token-refresh.options';
+import { DEFAULT_REGISTRATION_NAME } from './common/token-refresh.constants';
 
 /** Options that shape the module itself, given beside useFactory in forRootAsync. */
 export interface TokenRefreshModuleExtras {

@@ -1,6 +1,6 @@
 import { HttpModule } from '@nestjs/axios';
 import { type DynamicModule, Module } from '@nestjs/common';
-import { DEFAULT_REGISTRATION_NAME } from './token-refresh.constants';
+import { DEFAULT_REGISTRATION_NAME } from './common/token-refresh.constants';
 import {
   ConfigurableTokenRefreshModule,
   type TOKEN_REFRESH_ASYNC_OPTIONS_TYPE,

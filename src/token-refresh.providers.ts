@@ -5,11 +5,11 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { InMemoryTokenStore } from './core/in-memory-token.store';
 import { InProcessRefreshLock } from './core/in-process-refresh.lock';
-import { assertShape, resolveSettings, type ResolvedSettings } from './core/options-validation';
-import { type OAuthClient } from './interfaces/oauth-client.interface';
-import { type RefreshLock } from './interfaces/refresh-lock.interface';
-import { type TokenRefreshModuleOptions } from './interfaces/token-refresh-options.interface';
-import { type TokenStore } from './interfaces/token-store.interface';
+import { assertShape, type ResolvedSettings } from './core/options-validation';
+import { type OAuthClient } from './common/interfaces/oauth-client.interface';
+import { type RefreshLock } from './common/interfaces/refresh-lock.interface';
+import { type TokenRefreshModuleOptions, validateModuleOptions } from './token-refresh.options';
+import { type TokenStore } from './common/interfaces/token-store.interface';
 import { HttpOAuthClient } from './oauth/http-oauth-client';
 import { SchedulerRegistryTimers } from './scheduler-registry.timers';
 import {
@@ -18,66 +18,63 @@ import {
   getRefreshLockToken,
   getTokenRefreshToken,
   getTokenStoreToken,
-} from './token-refresh.constants';
+} from './common/token-refresh.constants';
 import { TOKEN_REFRESH_MODULE_OPTIONS } from './token-refresh.module-definition';
-import { TokenRefreshConfigError } from './token-refresh.errors';
+import { TokenRefreshConfigError } from './common/token-refresh.errors';
 import { TokenRefreshService } from './token-refresh.service';
-
-/** Module-private: validated settings, resolved before anything else so bad options fail first. */
-const SETTINGS = Symbol('token-refresh:settings');
 
 /** A value is used as given; a class is built by Nest so it can inject the app's providers. */
 async function instantiate<T>(value: T | Type<T>, moduleRef: ModuleRef): Promise<T> {
   return typeof value === 'function' ? moduleRef.create(value as Type<T>) : value;
 }
 
-/** The providers of one registration, under its own tokens so registrations never collide. */
+/**
+ * The providers of one registration, under its own tokens so registrations never collide.
+ * Every factory checks the options first (a cheap, pure check), so whichever Nest builds
+ * first, a typo fails the bootstrap with the option's name before anything is built.
+ */
 export function createRegistrationProviders(name: string): { providers: Provider[]; exports: (string | Type)[] } {
   const clientToken = getOAuthClientToken(name);
   const storeToken = getTokenStoreToken(name);
   const lockToken = getRefreshLockToken(name);
   const serviceToken = getTokenRefreshToken(name);
   const isDefault = name === DEFAULT_REGISTRATION_NAME;
+  const check = (options: TokenRefreshModuleOptions): ResolvedSettings => validateModuleOptions(options, name);
 
   const providers: Provider[] = [
     {
-      provide: SETTINGS,
-      useFactory: (options: TokenRefreshModuleOptions) => resolveSettings(options, name),
-      inject: [TOKEN_REFRESH_MODULE_OPTIONS],
-    },
-    {
       provide: clientToken,
-      useFactory: async (
-        _settings: ResolvedSettings,
-        options: TokenRefreshModuleOptions,
-        moduleRef: ModuleRef,
-        http: HttpService,
-      ): Promise<OAuthClient> =>
-        options.oauth
+      useFactory: async (options: TokenRefreshModuleOptions, moduleRef: ModuleRef, http: HttpService): Promise<OAuthClient> => {
+        check(options);
+        return options.oauth
           ? new HttpOAuthClient(options.oauth, http)
-          : assertShape<OAuthClient>(await instantiate(options.oauthClient!, moduleRef), 'oauthClient', ['refresh']),
-      inject: [SETTINGS, TOKEN_REFRESH_MODULE_OPTIONS, ModuleRef, HttpService],
+          : assertShape<OAuthClient>(await instantiate(options.oauthClient!, moduleRef), 'oauthClient', ['refresh']);
+      },
+      inject: [TOKEN_REFRESH_MODULE_OPTIONS, ModuleRef, HttpService],
     },
     {
       provide: storeToken,
-      useFactory: async (_settings: ResolvedSettings, options: TokenRefreshModuleOptions, moduleRef: ModuleRef) =>
-        options.tokenStore === undefined
+      useFactory: async (options: TokenRefreshModuleOptions, moduleRef: ModuleRef) => {
+        check(options);
+        return options.tokenStore === undefined
           ? new InMemoryTokenStore()
-          : assertShape<TokenStore>(await instantiate(options.tokenStore, moduleRef), 'tokenStore', ['load', 'save']),
-      inject: [SETTINGS, TOKEN_REFRESH_MODULE_OPTIONS, ModuleRef],
+          : assertShape<TokenStore>(await instantiate(options.tokenStore, moduleRef), 'tokenStore', ['load', 'save']);
+      },
+      inject: [TOKEN_REFRESH_MODULE_OPTIONS, ModuleRef],
     },
     {
       provide: lockToken,
-      useFactory: async (_settings: ResolvedSettings, options: TokenRefreshModuleOptions, moduleRef: ModuleRef) =>
-        options.lock === undefined
+      useFactory: async (options: TokenRefreshModuleOptions, moduleRef: ModuleRef) => {
+        check(options);
+        return options.lock === undefined
           ? new InProcessRefreshLock()
-          : assertShape<RefreshLock>(await instantiate(options.lock, moduleRef), 'lock', ['acquire']),
-      inject: [SETTINGS, TOKEN_REFRESH_MODULE_OPTIONS, ModuleRef],
+          : assertShape<RefreshLock>(await instantiate(options.lock, moduleRef), 'lock', ['acquire']);
+      },
+      inject: [TOKEN_REFRESH_MODULE_OPTIONS, ModuleRef],
     },
     {
       provide: isDefault ? TokenRefreshService : serviceToken,
       useFactory: (
-        settings: ResolvedSettings,
         options: TokenRefreshModuleOptions,
         client: OAuthClient,
         store: TokenStore,
@@ -85,6 +82,7 @@ export function createRegistrationProviders(name: string): { providers: Provider
         registry: SchedulerRegistry | undefined,
         emitter: EventEmitter2 | undefined,
       ) => {
+        const settings = check(options);
         if (!registry) {
           throw new TokenRefreshConfigError(
             'imports',
@@ -104,7 +102,6 @@ export function createRegistrationProviders(name: string): { providers: Provider
         });
       },
       inject: [
-        SETTINGS,
         TOKEN_REFRESH_MODULE_OPTIONS,
         clientToken,
         storeToken,

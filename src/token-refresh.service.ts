@@ -1,6 +1,6 @@
 import { type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { TokenRefreshManager } from './core/refresh-manager';
-import { Messages } from './token-refresh.messages';
+import { Messages } from './common/token-refresh.messages';
 
 /**
  * The injectable face of the refresh manager: the manager does the work, this class adds

@@ -2,7 +2,7 @@ import { HttpService } from '@nestjs/axios';
 import { Agent } from 'node:http';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type HttpOAuthClientOptions } from '../src/interfaces/token-refresh-options.interface';
+import { type HttpOAuthClientOptions } from '../src/oauth/http-oauth-client.options';
 import { HttpOAuthClient } from '../src/oauth/http-oauth-client';
 import {
   InvalidTokenResponseError,
@@ -11,7 +11,7 @@ import {
   TokenEndpointHttpError,
   TokenEndpointNetworkError,
   TokenEndpointTimeoutError,
-} from '../src/token-refresh.errors';
+} from '../src/common/token-refresh.errors';
 import {
   closedPortOrigin,
   type FaultBehaviour,

@@ -1,4 +1,4 @@
-import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { TokenRefreshConfigError } from '../common/token-refresh.errors';
 
 /** setTimeout keeps delays in a signed 32-bit int: Node fires a longer one after 1 ms. */
 export const MAX_TIMER_DELAY = 2 ** 31 - 1;

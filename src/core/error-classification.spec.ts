@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OAuthProtocolError } from '../token-refresh.errors';
+import { OAuthProtocolError } from '../common/token-refresh.errors';
 import { toRefreshError } from './error-classification';
 
 describe('toRefreshError', () => {

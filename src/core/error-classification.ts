@@ -1,4 +1,4 @@
-import { TokenRefreshError, UnknownRefreshError } from '../token-refresh.errors';
+import { TokenRefreshError, UnknownRefreshError } from '../common/token-refresh.errors';
 import { scrubText } from './redaction';
 
 /**

@@ -1,6 +1,6 @@
-import { type TokenPair } from '../interfaces/token-pair.interface';
-import { type StoredTokens, type TokenStore } from '../interfaces/token-store.interface';
-import { TokenStoreConflictError } from '../token-refresh.errors';
+import { type TokenPair } from '../common/interfaces/token-pair.interface';
+import { type StoredTokens, type TokenStore } from '../common/interfaces/token-store.interface';
+import { TokenStoreConflictError } from '../common/token-refresh.errors';
 import { redactedInspect } from './redaction';
 import { compareTokenOrder, orderOfPair } from './tokens';
 

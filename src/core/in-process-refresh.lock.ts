@@ -1,4 +1,4 @@
-import { type RefreshLock, type RefreshLockHandle } from '../interfaces/refresh-lock.interface';
+import { type RefreshLock, type RefreshLockHandle } from '../common/interfaces/refresh-lock.interface';
 
 const RELEASED: RefreshLockHandle = Object.freeze({ release: async () => undefined });
 

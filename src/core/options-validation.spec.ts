@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CHECK_INTERVAL, DEFAULT_REFRESH_THRESHOLD } from '../token-refresh.constants';
-import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { DEFAULT_CHECK_INTERVAL, DEFAULT_REFRESH_THRESHOLD } from '../common/token-refresh.constants';
+import { TokenRefreshConfigError } from '../common/token-refresh.errors';
 import { assertShape, resolveSettings } from './options-validation';
 
 const client = { refresh: async () => ({ accessToken: 'a', expiresIn: 1 }) };
@@ -17,7 +17,7 @@ function optionOf(run: () => unknown): string | undefined {
 
 describe('resolveSettings', () => {
   it('applies the documented defaults', () => {
-    expect(resolveSettings({ oauthClient: client })).toEqual({
+    expect(resolveSettings({})).toEqual({
       name: 'default',
       refreshThreshold: DEFAULT_REFRESH_THRESHOLD,
       checkInterval: DEFAULT_CHECK_INTERVAL,
@@ -41,9 +41,8 @@ describe('resolveSettings', () => {
     [{ retry: { initialDelay: 5000, maxDelay: 1000 } }, 'retry.maxDelay'],
     [{ onRefreshFail: 'yes' }, 'onRefreshFail'],
     [{ autoStart: 'true' }, 'autoStart'],
-    [{ oauth: { tokenEndpoint: 'https://x', clientId: 'c' } }, 'oauthClient'],
   ])('rejects %o naming %s', (bad, option) => {
-    expect(optionOf(() => resolveSettings({ oauthClient: client, ...(bad as object) }))).toBe(option);
+    expect(optionOf(() => resolveSettings({ ...(bad as object) }))).toBe(option);
   });
 
   // Node clamps a longer timer to 1 ms: a 28-day retry delay would become a save storm.
@@ -56,7 +55,7 @@ describe('resolveSettings', () => {
         : { [option]: tooLong };
       let error: unknown;
       try {
-        resolveSettings({ oauthClient: client, ...options });
+        resolveSettings({ ...options });
       } catch (thrown) {
         error = thrown;
       }
@@ -66,11 +65,11 @@ describe('resolveSettings', () => {
   );
 
   it('rejects a bad registration name', () => {
-    expect(optionOf(() => resolveSettings({ oauthClient: client }, 'has spaces'))).toBe('name');
+    expect(optionOf(() => resolveSettings({}, 'has spaces'))).toBe('name');
   });
 
   it('accepts zero shutdownTimeout and an Infinity maxAttempts', () => {
-    expect(resolveSettings({ oauthClient: client, shutdownTimeout: 0, retry: { maxAttempts: Infinity } }).shutdownTimeout).toBe(0);
+    expect(resolveSettings({ shutdownTimeout: 0, retry: { maxAttempts: Infinity } }).shutdownTimeout).toBe(0);
   });
 });
 

@@ -1,4 +1,4 @@
-import { type TokenRefreshModuleOptions } from '../interfaces/token-refresh-options.interface';
+import { type TokenPair } from '../common/interfaces/token-pair.interface';
 import {
   DEFAULT_CHECK_INTERVAL,
   DEFAULT_LOCK_WAIT_TIMEOUT,
@@ -8,9 +8,42 @@ import {
   DEFAULT_SHUTDOWN_TIMEOUT,
   DEFAULT_STORE_TIMEOUT,
   MIN_REFRESH_THRESHOLD,
-} from '../token-refresh.constants';
-import { TokenRefreshConfigError } from '../token-refresh.errors';
+} from '../common/token-refresh.constants';
+import { TokenRefreshConfigError, type TokenRefreshError } from '../common/token-refresh.errors';
 import { checkDuration } from './durations';
+
+export interface RetryOptions {
+  /** Transient failures in a row before the episode counts as failed. Default Infinity. */
+  maxAttempts?: number;
+  /** First backoff ceiling in ms. Default 1000. */
+  initialDelay?: number;
+  /** Largest backoff in ms. Default 120000. */
+  maxDelay?: number;
+}
+
+/** How a registration refreshes: the options the manager itself runs on (every duration in ms). */
+export interface RefreshPolicyOptions {
+  /** ms before expiry to refresh. Default 300000; at least 60000. */
+  refreshThreshold?: number;
+  /** ms between safety checks. Default 60000. */
+  checkInterval?: number;
+  /** Called once per failed episode; true asks for `reauthenticate`. */
+  onRefreshFail?: (error: TokenRefreshError) => boolean | Promise<boolean>;
+  /** Obtains a fresh pair from scratch (e.g. client credentials) after onRefreshFail says true. */
+  reauthenticate?: () => Promise<TokenPair>;
+  retry?: RetryOptions;
+  /** ms stop() waits for a refresh in flight before aborting it. Default 5000. */
+  shutdownTimeout?: number;
+  /** At bootstrap, load tokens from the store and start if there are any. Default false. */
+  autoStart?: boolean;
+  /** ms a replica waits for the refresh lock before serving its current token and trying later. Default 10000. */
+  lockWaitTimeout?: number;
+  /**
+   * ms a token store call (load, save) may take; a longer one counts as failed: new tokens keep
+   * serving from memory and the save is retried. Default 5000.
+   */
+  storeTimeout?: number;
+}
 
 /** The settings the manager runs on: every default applied, every value checked. */
 export interface ResolvedSettings {
@@ -29,7 +62,7 @@ export interface ResolvedSettings {
  * rather than crashing (or silently clamping) hours later in a timer.
  */
 export function resolveSettings(
-  options: TokenRefreshModuleOptions | undefined,
+  options: RefreshPolicyOptions | undefined,
   name: string = DEFAULT_REGISTRATION_NAME,
 ): ResolvedSettings {
   if (options === null || typeof options !== 'object') {
@@ -68,12 +101,6 @@ export function resolveSettings(
     if (options[key] !== undefined && typeof options[key] !== 'function') {
       throw new TokenRefreshConfigError(key, `${key} must be a function`);
     }
-  }
-  if (options.oauthClient !== undefined && options.oauth !== undefined) {
-    throw new TokenRefreshConfigError('oauthClient', 'give either oauthClient or oauth, not both');
-  }
-  if (options.oauthClient === undefined && options.oauth === undefined) {
-    throw new TokenRefreshConfigError('oauthClient', 'an OAuth client is required: give oauthClient, or oauth settings');
   }
   if (options.autoStart !== undefined && typeof options.autoStart !== 'boolean') {
     throw new TokenRefreshConfigError('autoStart', 'autoStart must be a boolean');

@@ -3,12 +3,12 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { deferred, FakeOAuthClient } from '../../test/support/fake-oauth-client';
 import { createTestManager } from '../../test/support/manager';
 import { ReuseDetectingServer } from '../../test/support/reuse-detecting-server';
-import { type RefreshLock } from '../interfaces/refresh-lock.interface';
-import { type StoredTokens, type TokenStore } from '../interfaces/token-store.interface';
+import { type RefreshLock } from '../common/interfaces/refresh-lock.interface';
+import { type StoredTokens, type TokenStore } from '../common/interfaces/token-store.interface';
 import { parseTokenResponse } from '../oauth/token-response.parser';
-import { TokenRefreshEvents } from '../token-refresh.constants';
-import { type TokenStoreFailedEvent } from '../token-refresh.events';
-import { TokenEndpointHttpError, TokenStoreUnreadableError } from '../token-refresh.errors';
+import { TokenRefreshEvents } from '../common/token-refresh.constants';
+import { type TokenStoreFailedEvent } from '../common/token-refresh.events';
+import { TokenEndpointHttpError, TokenStoreUnreadableError } from '../common/token-refresh.errors';
 import { InMemoryTokenStore } from './in-memory-token.store';
 
 /*

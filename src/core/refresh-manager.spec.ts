@@ -1,9 +1,9 @@
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { deferred, FakeOAuthClient, RecordingEvents, silentLogger } from '../../test/support/fake-oauth-client';
-import { type TokenRefreshModuleOptions } from '../interfaces/token-refresh-options.interface';
-import { type StoredTokens, type TokenStore } from '../interfaces/token-store.interface';
-import { TokenRefreshEvents } from '../token-refresh.constants';
+import { type RefreshPolicyOptions } from './options-validation';
+import { type StoredTokens, type TokenStore } from '../common/interfaces/token-store.interface';
+import { TokenRefreshEvents } from '../common/token-refresh.constants';
 import {
   OAuthProtocolError,
   ReauthRequiredError,
@@ -11,7 +11,7 @@ import {
   TokenExpiredError,
   TokenRefreshStateError,
   TokenValidationError,
-} from '../token-refresh.errors';
+} from '../common/token-refresh.errors';
 import { InMemoryTokenStore } from './in-memory-token.store';
 import { InProcessRefreshLock } from './in-process-refresh.lock';
 import { resolveSettings } from './options-validation';
@@ -21,10 +21,10 @@ import { TokenRefreshManager } from './refresh-manager';
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 0, 1);
 
-function setup(options: Partial<TokenRefreshModuleOptions> = {}, client = new FakeOAuthClient(), store: TokenStore = new InMemoryTokenStore()) {
+function setup(options: Partial<RefreshPolicyOptions> = {}, client = new FakeOAuthClient(), store: TokenStore = new InMemoryTokenStore()) {
   const events = new RecordingEvents();
   const manager = new TokenRefreshManager({
-    settings: resolveSettings({ oauthClient: client, ...options }),
+    settings: resolveSettings({ ...options }),
     client,
     store,
     lock: new InProcessRefreshLock(),
@@ -409,7 +409,7 @@ describe('TokenRefreshManager', () => {
       });
       const events = new RecordingEvents();
       const manager = new TokenRefreshManager({
-        settings: resolveSettings({ oauthClient: client, checkInterval: 10 * MIN }),
+        settings: resolveSettings({ checkInterval: 10 * MIN }),
         client,
         store: new InMemoryTokenStore(),
         lock: new InProcessRefreshLock(),
@@ -488,7 +488,7 @@ describe('TokenRefreshManager', () => {
       lost.abort();
       const client = new FakeOAuthClient();
       const manager = new TokenRefreshManager({
-        settings: resolveSettings({ oauthClient: client }),
+        settings: resolveSettings({}),
         client,
         store: new InMemoryTokenStore(),
         lock: { distributed: true, acquire: async () => ({ release: async () => undefined, lost: lost.signal }) },
@@ -717,7 +717,7 @@ describe('TokenRefreshManager', () => {
     it('a throwing event listener does not break refreshing', async () => {
       const client = new FakeOAuthClient();
       const manager = new TokenRefreshManager({
-        settings: resolveSettings({ oauthClient: client }),
+        settings: resolveSettings({}),
         client,
         store: new InMemoryTokenStore(),
         lock: new InProcessRefreshLock(),

@@ -2,9 +2,9 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createTestManager } from '../../test/support/manager';
 import { ReuseDetectingServer } from '../../test/support/reuse-detecting-server';
-import { type RefreshLock } from '../interfaces/refresh-lock.interface';
-import { type TokenPair } from '../interfaces/token-pair.interface';
-import { type StoredTokens, type TokenStore } from '../interfaces/token-store.interface';
+import { type RefreshLock } from '../common/interfaces/refresh-lock.interface';
+import { type TokenPair } from '../common/interfaces/token-pair.interface';
+import { type StoredTokens, type TokenStore } from '../common/interfaces/token-store.interface';
 import { InMemoryTokenStore } from './in-memory-token.store';
 
 /*

@@ -1,9 +1,9 @@
-import { type OAuthClient } from '../interfaces/oauth-client.interface';
-import { type RefreshLock, type RefreshLockHandle } from '../interfaces/refresh-lock.interface';
-import { type RefreshState, type RefreshStatus } from '../interfaces/refresh-status.interface';
-import { type ResolvedTokens, type TokenPair } from '../interfaces/token-pair.interface';
-import { type TokenStore } from '../interfaces/token-store.interface';
-import { TokenRefreshEvents } from '../token-refresh.constants';
+import { type OAuthClient } from '../common/interfaces/oauth-client.interface';
+import { type RefreshLock, type RefreshLockHandle } from '../common/interfaces/refresh-lock.interface';
+import { type RefreshState, type RefreshStatus } from '../common/interfaces/refresh-status.interface';
+import { type ResolvedTokens, type TokenPair } from '../common/interfaces/token-pair.interface';
+import { type TokenStore } from '../common/interfaces/token-store.interface';
+import { TokenRefreshEvents } from '../common/token-refresh.constants';
 import {
   InvalidTokenResponseError,
   MissingRefreshTokenError,
@@ -16,7 +16,7 @@ import {
   TokenStoreConflictError,
   TokenStoreError,
   TokenStoreUnreadableError,
-} from '../token-refresh.errors';
+} from '../common/token-refresh.errors';
 import {
   summarizeError,
   TokenExpiredEvent,
@@ -28,8 +28,8 @@ import {
   TokenRefreshStoppedEvent,
   TokenStoreFailedEvent,
   type RefreshSource,
-} from '../token-refresh.events';
-import { Messages } from '../token-refresh.messages';
+} from '../common/token-refresh.events';
+import { Messages } from '../common/token-refresh.messages';
 import { backoffDelay } from './backoff';
 import { anchoredNow, clockAnchor } from './clock';
 import { Deadline, DeadlineExceededError, settleWithin, withTimeout } from './deadline';

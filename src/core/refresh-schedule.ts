@@ -1,4 +1,4 @@
-import { type ResolvedTokens } from '../interfaces/token-pair.interface';
+import { type ResolvedTokens } from '../common/interfaces/token-pair.interface';
 
 import { MAX_TIMER_DELAY } from './durations';
 

@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { TokenValidationError } from '../token-refresh.errors';
+import { TokenValidationError } from '../common/token-refresh.errors';
 import { compareTokenOrder, resolveRefreshResponse, resolveTokens, storedSupersedes, toPublicTokens, toStoredTokens } from './tokens';
 
 const NOW = 1_800_000_000_000;

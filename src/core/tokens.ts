@@ -1,8 +1,8 @@
 import { decodeJwt } from 'jose';
-import { type TokenResponse } from '../interfaces/oauth-client.interface';
-import { type ResolvedTokens, type TokenPair } from '../interfaces/token-pair.interface';
-import { type StoredTokens } from '../interfaces/token-store.interface';
-import { TokenValidationError } from '../token-refresh.errors';
+import { type TokenResponse } from '../common/interfaces/oauth-client.interface';
+import { type ResolvedTokens, type TokenPair } from '../common/interfaces/token-pair.interface';
+import { type StoredTokens } from '../common/interfaces/token-store.interface';
+import { TokenValidationError } from '../common/token-refresh.errors';
 import { isPlainObject } from './guards';
 
 /** Ten years: anything longer is a unit mistake (ms given as seconds, an epoch), not a real token. */

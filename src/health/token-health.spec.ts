@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type RefreshStatus } from '../interfaces/refresh-status.interface';
+import { type RefreshStatus } from '../common/interfaces/refresh-status.interface';
 import { refreshStatus as baseStatus } from '../../test/support/refresh-status';
 import { evaluateTokenHealth } from './token-health';
 

@@ -1,4 +1,4 @@
-import { type RefreshState, type RefreshStatus } from '../interfaces/refresh-status.interface';
+import { type RefreshState, type RefreshStatus } from '../common/interfaces/refresh-status.interface';
 
 export type TokenHealthStatus = 'up' | 'degraded' | 'down';
 

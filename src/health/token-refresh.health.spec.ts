@@ -3,10 +3,10 @@ import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminu
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type RefreshStatus } from '../interfaces/refresh-status.interface';
+import { type RefreshStatus } from '../common/interfaces/refresh-status.interface';
 import { refreshStatus } from '../../test/support/refresh-status';
-import { getTokenRefreshToken } from '../token-refresh.constants';
-import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { getTokenRefreshToken } from '../common/token-refresh.constants';
+import { TokenRefreshConfigError } from '../common/token-refresh.errors';
 import { TokenRefreshHealthModule } from './token-refresh-health.module';
 import { TokenRefreshHealthIndicator } from './token-refresh.health';
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { DEFAULT_REGISTRATION_NAME } from '../token-refresh.constants';
+import { DEFAULT_REGISTRATION_NAME } from '../common/token-refresh.constants';
 import { findTokenRefreshService } from '../token-refresh.lookup';
 import { type TokenRefreshService } from '../token-refresh.service';
 import { evaluateTokenHealth } from './token-health';

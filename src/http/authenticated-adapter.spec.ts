@@ -8,7 +8,7 @@ import { inspect } from 'node:util';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deferred } from '../../test/support/fake-oauth-client';
-import { ReauthRequiredError, TokenRefreshConfigError } from '../token-refresh.errors';
+import { ReauthRequiredError, TokenRefreshConfigError } from '../common/token-refresh.errors';
 import { type AccessTokenSource, keepTokenOnOrigin } from './authenticated-adapter';
 import { resolveRequestUrl } from './request-origin';
 import { createTokenRefreshHttpService } from './token-refresh-http.module';

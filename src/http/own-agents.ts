@@ -1,6 +1,6 @@
 import { Agent as HttpAgent, type AgentOptions } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { TokenRefreshConfigError } from '../common/token-refresh.errors';
 
 /** The settings of Node's global agents, so only the pool changes for an app that set none. */
 const GLOBAL_AGENT_OPTIONS: AgentOptions = { keepAlive: true, scheduling: 'lifo', timeout: 5000 };

@@ -1,5 +1,5 @@
 import { Inject } from '@nestjs/common';
-import { DEFAULT_REGISTRATION_NAME } from '../token-refresh.constants';
+import { DEFAULT_REGISTRATION_NAME } from '../common/token-refresh.constants';
 
 /** The authenticated HttpService of a registration: `nestjs-token-refresh:http:<name>`. */
 export const getTokenRefreshHttpToken = (name: string = DEFAULT_REGISTRATION_NAME): string =>

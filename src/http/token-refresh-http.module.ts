@@ -3,7 +3,7 @@ import { type DynamicModule, Inject, Module, type OnApplicationShutdown, type On
 import { ModuleRef } from '@nestjs/core';
 // The ESM declarations: the ones @nestjs/axios's HttpService is typed with.
 import type { AxiosStatic } from 'axios' with { 'resolution-mode': 'import' };
-import { DEFAULT_REGISTRATION_NAME } from '../token-refresh.constants';
+import { DEFAULT_REGISTRATION_NAME } from '../common/token-refresh.constants';
 import { findTokenRefreshService } from '../token-refresh.lookup';
 import { type TokenRefreshService } from '../token-refresh.service';
 import { type AccessTokenSource, createAuthenticatedAdapter } from './authenticated-adapter';

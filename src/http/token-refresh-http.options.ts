@@ -3,7 +3,7 @@ import { type FactoryProvider, type ModuleMetadata } from '@nestjs/common';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { isLoopbackHost } from '../oauth/http-oauth-client.options';
-import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { TokenRefreshConfigError } from '../common/token-refresh.errors';
 
 /** axios settings for the authenticated client; `baseURL` is required and names the one origin that gets the token. */
 export type TokenRefreshHttpConfig = Omit<HttpModuleOptions, 'baseURL' | 'global' | 'httpAgent' | 'httpsAgent'> & {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type HttpOAuthClientOptions } from '../interfaces/token-refresh-options.interface';
-import { TokenRefreshConfigError } from '../token-refresh.errors';
-import { isLoopbackHost, validateHttpOAuthClientOptions } from './http-oauth-client.options';
+import { TokenRefreshConfigError } from '../common/token-refresh.errors';
+import { type HttpOAuthClientOptions, isLoopbackHost, validateHttpOAuthClientOptions } from './http-oauth-client.options';
 
 const SECRET = 'sekret-XYZ';
 const base: HttpOAuthClientOptions = { tokenEndpoint: 'https://as.example/oauth/token', clientId: 'app', clientSecret: SECRET };

@@ -1,14 +1,26 @@
 import { isPlainObject } from '../core/guards';
 import { checkDuration } from '../core/durations';
-import {
-  type ClientAuthMethod,
-  type HttpOAuthClientOptions,
-} from '../interfaces/token-refresh-options.interface';
-import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { TokenRefreshConfigError } from '../common/token-refresh.errors';
 
 export const DEFAULT_HTTP_OAUTH_TIMEOUT = 10_000;
 
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 
+/** Settings for the built-in RFC 6749 client (HttpOAuthClient): the `oauth` option. */
+export interface HttpOAuthClientOptions {
+  /** https, or http on a loopback host only. */
+  tokenEndpoint: string;
+  clientId: string;
+  clientSecret?: string;
+  /** Default `client_secret_basic` (RFC 6749 section 2.3.1), or `none` when no secret is given. */
+  authMethod?: ClientAuthMethod;
+  /** Sent as `scope` with every refresh. */
+  scope?: string;
+  /** Request timeout in ms. Default 10000. */
+  timeout?: number;
+  /** Extra form fields, e.g. `{ audience: '...' }` for Auth0. */
+  extraParams?: Record<string, string>;
+}
 const AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none'];
 
 /** Form fields the client owns; extraParams may not replace them. */

@@ -2,11 +2,7 @@ import { type HttpService } from '@nestjs/axios';
 import { type AxiosResponse } from 'axios';
 import { inspect } from 'node:util';
 import { redactedInspect } from '../core/redaction';
-import { type OAuthClient, type RefreshRequestOptions, type TokenResponse } from '../interfaces/oauth-client.interface';
-import {
-  type ClientAuthMethod,
-  type HttpOAuthClientOptions,
-} from '../interfaces/token-refresh-options.interface';
+import { type OAuthClient, type RefreshRequestOptions, type TokenResponse } from '../common/interfaces/oauth-client.interface';
 import {
   InvalidTokenResponseError,
   MissingRefreshTokenError,
@@ -14,8 +10,8 @@ import {
   TokenEndpointNetworkError,
   TokenEndpointTimeoutError,
   type TokenRefreshError,
-} from '../token-refresh.errors';
-import { validateHttpOAuthClientOptions } from './http-oauth-client.options';
+} from '../common/token-refresh.errors';
+import { type ClientAuthMethod, type HttpOAuthClientOptions, validateHttpOAuthClientOptions } from './http-oauth-client.options';
 import { parseTokenResponse } from './token-response.parser';
 
 /** Largest response (and request) body accepted: a token response is a few KiB at most. */

@@ -3,7 +3,7 @@ import {
   InvalidTokenResponseError,
   OAuthProtocolError,
   TokenEndpointHttpError,
-} from '../token-refresh.errors';
+} from '../common/token-refresh.errors';
 import { parseTokenResponse, type ResponseHeaders } from './token-response.parser';
 
 const NOW = Date.UTC(2025, 5, 1, 12, 0, 0);

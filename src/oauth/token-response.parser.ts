@@ -1,11 +1,11 @@
 import { isPlainObject } from '../core/guards';
 import { scrubText } from '../core/redaction';
-import { type TokenResponse } from '../interfaces/oauth-client.interface';
+import { type TokenResponse } from '../common/interfaces/oauth-client.interface';
 import {
   InvalidTokenResponseError,
   OAuthProtocolError,
   TokenEndpointHttpError,
-} from '../token-refresh.errors';
+} from '../common/token-refresh.errors';
 import { parseRetryAfter } from './retry-after';
 
 /** Response headers as axios or node:http give them; names are matched case-insensitively. */

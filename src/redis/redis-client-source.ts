@@ -1,5 +1,5 @@
 import { type Redis } from 'ioredis';
-import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { TokenRefreshConfigError } from '../common/token-refresh.errors';
 import { createRedisConnection, isRedisClient } from './redis-connection';
 import { type RedisKeys, redisKeys } from './redis-keys';
 import { type RedisCoordinationOptions, type RedisUrlOptions, type ResolvedStoreOptions, validateRedisUrl } from './redis.options';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { TokenRefreshConfigError } from '../common/token-refresh.errors';
 import { redisKeys, validateKeyPrefix } from './redis-keys';
 
 describe('redisKeys', () => {

@@ -1,4 +1,4 @@
-import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { TokenRefreshConfigError } from '../common/token-refresh.errors';
 
 /** The Redis names one registration uses. Everything hangs off one prefix, so two never collide. */
 export interface RedisKeys {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type StoredTokens } from '../interfaces/token-store.interface';
-import { TokenStoreUnreadableError, TokenValidationError } from '../token-refresh.errors';
+import { type StoredTokens } from '../common/interfaces/token-store.interface';
+import { TokenStoreUnreadableError, TokenValidationError } from '../common/token-refresh.errors';
 import { encodeAnnouncement, parseAnnouncement, parseStoredTokens, serializeTokens } from './redis-token.serialization';
 
 const EXPIRES = Date.UTC(2030, 0, 1, 12, 0, 0, 123);

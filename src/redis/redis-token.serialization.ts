@@ -1,6 +1,6 @@
 import { type TokenOrder } from '../core/tokens';
-import { type StoredTokens } from '../interfaces/token-store.interface';
-import { TokenStoreUnreadableError, TokenValidationError } from '../token-refresh.errors';
+import { type StoredTokens } from '../common/interfaces/token-store.interface';
+import { TokenStoreUnreadableError, TokenValidationError } from '../common/token-refresh.errors';
 
 /**
  * The record format. Readers refuse versions they do not know (a record a newer release wrote,

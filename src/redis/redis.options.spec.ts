@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { TokenRefreshConfigError } from '../common/token-refresh.errors';
 import {
   DEFAULT_LOCK_LEASE,
   DEFAULT_LOCK_RETRY_DELAY,

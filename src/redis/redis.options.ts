@@ -1,6 +1,6 @@
 import { type RedisOptions } from 'ioredis';
 import { checkDuration } from '../core/durations';
-import { TokenRefreshConfigError } from '../token-refresh.errors';
+import { TokenRefreshConfigError } from '../common/token-refresh.errors';
 import { validateKeyPrefix } from './redis-keys';
 
 /** Durations are in milliseconds, as everywhere in this package. */

@@ -3,7 +3,7 @@ import { type Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthorizationServer, startAuthorizationServer } from '../../examples/auth-server/authorization-server';
 import { RedisTokenStore } from '../../src/redis';
-import { TokenRefreshEvents } from '../../src/token-refresh.constants';
+import { TokenRefreshEvents } from '../../src/common/token-refresh.constants';
 import { ClusterWorker, compileForWorkers, waitUntil, type WorkerConfig } from '../support/cluster-harness';
 import { waitFor } from '../support/wait-for';
 import { deleteKeys, randomKeyPrefix, REDIS_URL, RedisProcess, requireRedis, testConnection } from '../support/redis-test-server';

@@ -7,8 +7,8 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import { type Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type TokenPair } from '../../src/interfaces/token-pair.interface';
-import { type StoredTokens } from '../../src/interfaces/token-store.interface';
+import { type TokenPair } from '../../src/common/interfaces/token-pair.interface';
+import { type StoredTokens } from '../../src/common/interfaces/token-store.interface';
 import { createRedisConnection, RedisRefreshLock, type RedisRefreshLockOptions, RedisTokenStore } from '../../src/redis';
 import { redisKeys } from '../../src/redis/redis-keys';
 import { serializeTokens } from '../../src/redis/redis-token.serialization';
@@ -20,7 +20,7 @@ import {
   TokenStoreConflictError,
   TokenStoreError,
   TokenStoreUnreadableError,
-} from '../../src/token-refresh.errors';
+} from '../../src/common/token-refresh.errors';
 import { TokenRefreshModule } from '../../src/token-refresh.module';
 import { FakeOAuthClient } from '../support/fake-oauth-client';
 import { deleteKeys, randomKeyPrefix, REDIS_URL, RedisProcess, requireRedis, testConnection } from '../support/redis-test-server';

@@ -4,10 +4,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { resolveSettings } from '../../src/core/options-validation';
 import { NodeTimers } from '../../src/core/ports';
 import { TokenRefreshManager } from '../../src/core/refresh-manager';
-import { type TokenPair } from '../../src/interfaces/token-pair.interface';
-import { type StoredTokens, type TokenStore } from '../../src/interfaces/token-store.interface';
+import { type TokenPair } from '../../src/common/interfaces/token-pair.interface';
+import { type StoredTokens, type TokenStore } from '../../src/common/interfaces/token-store.interface';
 import { createRedisConnection, RedisRefreshLock, RedisTokenStore } from '../../src/redis';
-import { OAuthProtocolError, RefreshLockError } from '../../src/token-refresh.errors';
+import { OAuthProtocolError, RefreshLockError } from '../../src/common/token-refresh.errors';
 import { FakeOAuthClient, RecordingEvents, silentLogger } from '../support/fake-oauth-client';
 import { deleteKeys, randomKeyPrefix, requireRedis, testConnection } from '../support/redis-test-server';
 import { waitFor } from '../support/wait-for';
@@ -83,7 +83,7 @@ async function replicas(count: number, client: FakeOAuthClient) {
     const lock = new RedisRefreshLock(redis, { keyPrefix, lease: 5_000 });
     const events = new RecordingEvents();
     const manager = new TokenRefreshManager({
-      settings: resolveSettings({ oauthClient: client, lockWaitTimeout: 300, retry: { initialDelay: 1_000, maxDelay: 1_000 } }),
+      settings: resolveSettings({ lockWaitTimeout: 300, retry: { initialDelay: 1_000, maxDelay: 1_000 } }),
       client,
       store,
       lock,

@@ -1,5 +1,5 @@
-import { type OAuthClient, type RefreshRequestOptions } from '../../src/interfaces/oauth-client.interface';
-import { type TokenPair } from '../../src/interfaces/token-pair.interface';
+import { type OAuthClient, type RefreshRequestOptions } from '../../src/common/interfaces/oauth-client.interface';
+import { type TokenPair } from '../../src/common/interfaces/token-pair.interface';
 
 export type RefreshHandler = (refreshToken: string, call: number, options: RefreshRequestOptions) => Promise<TokenPair> | TokenPair;
 

@@ -3,10 +3,10 @@ import { InProcessRefreshLock } from '../../src/core/in-process-refresh.lock';
 import { resolveSettings } from '../../src/core/options-validation';
 import { type EventSink, type LoggerPort, NodeTimers, type TimerPort } from '../../src/core/ports';
 import { TokenRefreshManager } from '../../src/core/refresh-manager';
-import { type OAuthClient } from '../../src/interfaces/oauth-client.interface';
-import { type RefreshLock } from '../../src/interfaces/refresh-lock.interface';
-import { type TokenRefreshModuleOptions } from '../../src/interfaces/token-refresh-options.interface';
-import { type TokenStore } from '../../src/interfaces/token-store.interface';
+import { type OAuthClient } from '../../src/common/interfaces/oauth-client.interface';
+import { type RefreshLock } from '../../src/common/interfaces/refresh-lock.interface';
+import { type RefreshPolicyOptions } from '../../src/core/options-validation';
+import { type TokenStore } from '../../src/common/interfaces/token-store.interface';
 import { FakeOAuthClient, RecordingEvents, silentLogger } from './fake-oauth-client';
 
 export interface TestManagerSetup<C extends OAuthClient, S extends TokenStore> {
@@ -18,7 +18,7 @@ export interface TestManagerSetup<C extends OAuthClient, S extends TokenStore> {
   logger?: LoggerPort;
   name?: string;
   /** Module options (durations, retry, callbacks); oauthClient is filled in. */
-  options?: Partial<TokenRefreshModuleOptions>;
+  options?: Partial<RefreshPolicyOptions>;
   /** Jitter source. Default 0.5, so backoff delays are predictable. */
   random?: () => number;
 }
@@ -36,7 +36,7 @@ export function createTestManager<C extends OAuthClient = FakeOAuthClient, S ext
   const events = setup.events ?? new RecordingEvents();
   const options = setup.options ?? {};
   const manager = new TokenRefreshManager({
-    settings: resolveSettings({ oauthClient: client, ...options }, setup.name),
+    settings: resolveSettings({ ...options }, setup.name),
     client,
     store,
     lock: setup.lock ?? new InProcessRefreshLock(),

@@ -1,4 +1,4 @@
-import { type RefreshStatus } from '../../src/interfaces/refresh-status.interface';
+import { type RefreshStatus } from '../../src/common/interfaces/refresh-status.interface';
 
 /** A healthy running status (token valid 60 s, refresh in 30 s); override what a test varies. */
 export function refreshStatus(overrides: Partial<RefreshStatus> = {}): RefreshStatus {

@@ -1,5 +1,5 @@
-import { type OAuthClient, type RefreshRequestOptions, type TokenResponse } from '../../src/interfaces/oauth-client.interface';
-import { OAuthProtocolError } from '../../src/token-refresh.errors';
+import { type OAuthClient, type RefreshRequestOptions, type TokenResponse } from '../../src/common/interfaces/oauth-client.interface';
+import { OAuthProtocolError } from '../../src/common/token-refresh.errors';
 
 /** What the server does with one valid presentation, after it has rotated (the server has acted). */
 export type ReplyShaper = (reply: TokenResponse, call: number, options: RefreshRequestOptions) => TokenResponse | Promise<TokenResponse>;

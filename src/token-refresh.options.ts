@@ -1,0 +1,37 @@
+import { type Type } from '@nestjs/common';
+import { type OAuthClient } from './common/interfaces/oauth-client.interface';
+import { type RefreshLock } from './common/interfaces/refresh-lock.interface';
+import { type TokenStore } from './common/interfaces/token-store.interface';
+import { TokenRefreshConfigError } from './common/token-refresh.errors';
+import { type RefreshPolicyOptions, resolveSettings, type ResolvedSettings } from './core/options-validation';
+import { type HttpOAuthClientOptions } from './oauth/http-oauth-client.options';
+
+/** What forRoot takes (plus `name` and `isGlobal`), and what a forRootAsync factory returns. */
+export interface TokenRefreshModuleOptions extends RefreshPolicyOptions {
+  /** Your own client (a value or a class Nest instantiates). Exclusive with `oauth`. */
+  oauthClient?: OAuthClient | Type<OAuthClient>;
+  /** Settings for the built-in HTTP client. Exclusive with `oauthClient`. */
+  oauth?: HttpOAuthClientOptions;
+  /** Where tokens live between restarts (a value or a class). Default: in memory. */
+  tokenStore?: TokenStore | Type<TokenStore>;
+  /** Cross-process refresh lock (a value or a class). Default: in-process. */
+  lock?: RefreshLock | Type<RefreshLock>;
+}
+
+/**
+ * Checks a registration's options at bootstrap, before anything is built from them, so a typo
+ * fails the app's start with the option's name. The collaborators are checked where they are
+ * built (the oauth settings by HttpOAuthClient, the others for the methods we call).
+ */
+export function validateModuleOptions(options: TokenRefreshModuleOptions, name: string): ResolvedSettings {
+  if (options === null || typeof options !== 'object') {
+    throw new TokenRefreshConfigError('options', 'TokenRefreshModule options must be an object');
+  }
+  if (options.oauthClient !== undefined && options.oauth !== undefined) {
+    throw new TokenRefreshConfigError('oauthClient', 'give either oauthClient or oauth, not both');
+  }
+  if (options.oauthClient === undefined && options.oauth === undefined) {
+    throw new TokenRefreshConfigError('oauthClient', 'an OAuth client is required: give oauthClient, or oauth settings');
+  }
+  return resolveSettings(options, name);
+}
