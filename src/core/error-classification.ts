@@ -21,3 +21,12 @@ export function retryAfterOf(error: TokenRefreshError): number | undefined {
   // Infinity is a server asking for "longer than anything": the backoff policy caps it.
   return typeof value === 'number' && !Number.isNaN(value) ? value : undefined;
 }
+
+/**
+ * `value` if it looks like an identifier (an error's code such as ECONNRESET, or a class name),
+ * else undefined. Nothing longer or freer from a foreign error is ever passed on: text could
+ * embed the request, and with it a token or secret.
+ */
+export function safeIdentifier(value: unknown): string | undefined {
+  return typeof value === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(value) ? value : undefined;
+}

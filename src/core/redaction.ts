@@ -14,10 +14,10 @@ export function redactedInspect(className: string, summary: Record<string, unkno
  * the trio is written once: `class X extends Redacted { protected redactedSummary() {...} }`.
  */
 export abstract class Redacted {
-  protected abstract redactedSummary(): Record<string, unknown>;
+  protected abstract redactedSummary(): object;
 
   [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return redactedInspect(this.constructor.name, this.redactedSummary());
+    return redactedInspect(this.constructor.name, this.redactedSummary() as Record<string, unknown>);
   }
 
   toJSON(): object {

@@ -36,7 +36,7 @@ import { Deadline, DeadlineExceededError, settleWithin, withTimeout } from './de
 import { retryAfterOf, toRefreshError } from './error-classification';
 import { type ResolvedSettings } from './options-validation';
 import { type EventSink, type LoggerPort, type TimerPort } from './ports';
-import { redactedInspect } from './redaction';
+import { Redacted } from './redaction';
 import { computeRefreshAt, computeWaitFrom, timerDelay } from './refresh-schedule';
 import { SingleFlight } from './single-flight';
 import { resolveRefreshResponse, resolveTokens, storedSupersedes, toPublicTokens, toStoredTokens } from './tokens';
@@ -63,7 +63,7 @@ NO_TOKEN.catch(() => undefined);
  * request among all callers, never forgets a rotated refresh token, backs off on transient
  * failures and stops for good on permanent ones.
  */
-export class TokenRefreshManager {
+export class TokenRefreshManager extends Redacted {
   readonly #deps: RefreshManagerDeps;
   readonly #flight = new SingleFlight<ResolvedTokens>();
 
@@ -110,6 +110,7 @@ export class TokenRefreshManager {
   #heldLock: RefreshLockHandle | undefined;
 
   constructor(deps: RefreshManagerDeps) {
+    super();
     this.#deps = deps;
   }
 
@@ -822,15 +823,7 @@ export class TokenRefreshManager {
     }
   }
 
-  [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return redactedInspect(this.constructor.name, this.#summary());
-  }
-
-  toJSON(): object {
-    return this.#summary();
-  }
-
-  #summary(): Record<string, unknown> {
+  protected redactedSummary(): Record<string, unknown> {
     return {
       name: this.name,
       state: this.#state,

@@ -1,7 +1,7 @@
 import { type HttpService } from '@nestjs/axios';
 import { type AxiosResponse } from 'axios';
-import { inspect } from 'node:util';
-import { redactedInspect } from '../core/redaction';
+import { safeIdentifier } from '../core/error-classification';
+import { formEncode, Redacted } from '../core/redaction';
 import { type OAuthClient, type RefreshRequestOptions, type TokenResponse } from '../common/interfaces/oauth-client.interface';
 import {
   InvalidTokenResponseError,
@@ -29,7 +29,7 @@ export interface HttpOAuthClientDescription {
  * token-refresh.errors; axios errors are never rethrown or attached as `cause`, because they
  * carry the request config: the form body with the refresh token and the Authorization header.
  */
-export class HttpOAuthClient implements OAuthClient {
+export class HttpOAuthClient extends Redacted implements OAuthClient {
   readonly tokenEndpoint: string;
   readonly clientId: string;
   readonly authMethod: ClientAuthMethod;
@@ -41,6 +41,7 @@ export class HttpOAuthClient implements OAuthClient {
   readonly #http: HttpService;
 
   constructor(options: HttpOAuthClientOptions, http: HttpService) {
+    super();
     const normalized = validateHttpOAuthClientOptions(options);
     this.tokenEndpoint = normalized.tokenEndpoint;
     this.clientId = normalized.clientId;
@@ -104,13 +105,8 @@ export class HttpOAuthClient implements OAuthClient {
     );
   }
 
-  toJSON(): HttpOAuthClientDescription {
+  protected redactedSummary(): HttpOAuthClientDescription {
     return { tokenEndpoint: this.tokenEndpoint, clientId: this.clientId, authMethod: this.authMethod };
-  }
-
-  // inspect.custom is Symbol.for('nodejs.util.inspect.custom').
-  [inspect.custom](): string {
-    return redactedInspect('HttpOAuthClient', { ...this.toJSON() });
   }
 
   #headers(): Record<string, string> {
@@ -141,7 +137,7 @@ export class HttpOAuthClient implements OAuthClient {
     // The caller's abort wins: the service is stopping, whatever else went wrong.
     if (callerSignal?.aborted) return new RefreshAbortedError();
     if (timedOut) return new TokenEndpointTimeoutError(this.#timeout);
-    const code = errorCode(error);
+    const code = safeIdentifier((error as { code?: unknown } | null)?.code);
     if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') return new TokenEndpointTimeoutError(this.#timeout);
     if (code === 'ERR_BAD_RESPONSE' && /maxContentLength/.test(errorMessage(error))) {
       return new InvalidTokenResponseError('body larger than 1 MiB');
@@ -150,16 +146,6 @@ export class HttpOAuthClient implements OAuthClient {
   }
 }
 
-/** application/x-www-form-urlencoded serialisation of one value, exactly as URLSearchParams does it. */
-function formEncode(value: string): string {
-  return new URLSearchParams([['', value]]).toString().slice(1);
-}
-
-/** Only a code-shaped `code` is kept: anything longer could be text that embeds the request. */
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(code) ? code : undefined;
-}
 
 function errorMessage(error: unknown): string {
   const message = (error as { message?: unknown } | null)?.message;
