@@ -87,7 +87,7 @@ export async function runOutage(): Promise<SectionResult> {
   try {
     clock = install({ now: T0, toFake: ['Date', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
     dead = scenario(() => {
-      throw new OAuthProtocolError('invalid_grant', 400, 'grant revoked');
+      throw new OAuthProtocolError({ error: 'invalid_grant', status: 400, errorDescription: 'grant revoked' });
     }, DEAD_GRANT_TRAFFIC_MS);
     outages = Array.from({ length: OUTAGE_RUNS }, () =>
       scenario(() => {

@@ -113,9 +113,10 @@ const failureScenarios: FailureScenario[] = [
     check: (error) => {
       expect(error).toBeInstanceOf(OAuthProtocolError);
       expect(error).toMatchObject({
-        code: 'invalid_grant',
+        code: 'oauth_error',
+        error: 'invalid_grant',
         status: 400,
-        description: 'Token is not active',
+        errorDescription: 'Token is not active',
         errorUri: 'https://as.example/e',
         permanent: true,
       });
@@ -128,7 +129,7 @@ const failureScenarios: FailureScenario[] = [
       sendJson(res, 401, { error: 'invalid_client' }, { 'WWW-Authenticate': 'Basic realm="token"' }),
     check: (error) => {
       expect(error).toBeInstanceOf(OAuthProtocolError);
-      expect(error).toMatchObject({ code: 'invalid_client', status: 401, permanent: true });
+      expect(error).toMatchObject({ code: 'oauth_error', error: 'invalid_client', status: 401, permanent: true });
     },
   },
   {
@@ -136,7 +137,7 @@ const failureScenarios: FailureScenario[] = [
     behaviour: (_req, res) => sendJson(res, 503, { error: 'temporarily_unavailable' }, { 'Retry-After': '30' }),
     check: (error) => {
       expect(error).toBeInstanceOf(OAuthProtocolError);
-      expect(error).toMatchObject({ code: 'temporarily_unavailable', status: 503, permanent: false, retryAfterMs: 30_000 });
+      expect(error).toMatchObject({ code: 'oauth_error', error: 'temporarily_unavailable', status: 503, permanent: false, retryAfterMs: 30_000 });
     },
   },
   {
@@ -148,7 +149,7 @@ const failureScenarios: FailureScenario[] = [
       }),
     check: (error) => {
       expect(error).toBeInstanceOf(OAuthProtocolError);
-      expect((error as OAuthProtocolError).description).toBe('refresh token [redacted] unknown for secret [redacted]');
+      expect((error as OAuthProtocolError).errorDescription).toBe('refresh token [redacted] unknown for secret [redacted]');
     },
   },
   {

@@ -6,7 +6,7 @@
  * never from tokens, refresh tokens or client secrets.
  */
 export abstract class TokenRefreshError extends Error {
-  abstract readonly code: string;
+  abstract readonly code: TokenRefreshErrorCode;
   abstract readonly permanent: boolean;
 
   constructor(message: string, options?: { cause?: unknown }) {
@@ -15,10 +15,30 @@ export abstract class TokenRefreshError extends Error {
   }
 
   /** Code and message only: what status and events expose. */
-  toJSON(): { name: string; code: string; message: string; permanent: boolean } {
+  toJSON(): { name: string; code: TokenRefreshErrorCode; message: string; permanent: boolean } {
     return { name: this.name, code: this.code, message: this.message, permanent: this.permanent };
   }
 }
+
+/** Every `code` a TokenRefreshError can have. Ours and fixed: a server's own error string is never one. */
+export type TokenRefreshErrorCode =
+  | 'invalid_config'
+  | 'invalid_tokens'
+  | 'oauth_error'
+  | 'http_error'
+  | 'network_error'
+  | 'timeout'
+  | 'invalid_response'
+  | 'missing_refresh_token'
+  | 'reauth_required'
+  | 'token_expired'
+  | 'invalid_state'
+  | 'aborted'
+  | 'lock_unavailable'
+  | 'store_failed'
+  | 'store_conflict'
+  | 'store_unreadable'
+  | 'unknown_error';
 
 /** Options given to forRoot/forRootAsync are wrong. Thrown at bootstrap. */
 export class TokenRefreshConfigError extends TokenRefreshError {
@@ -44,21 +64,47 @@ export class TokenValidationError extends TokenRefreshError {
   }
 }
 
-/** The authorization server answered with an RFC 6749 section 5.2 error body. */
+/** What the authorization server said in an RFC 6749 section 5.2 error response. */
+export interface OAuthErrorResponse {
+  /** The server's `error`, e.g. `invalid_grant`. */
+  error: string;
+  /** HTTP status; undefined when a custom client does not know it. */
+  status?: number;
+  /** `error_description`, scrubbed of secrets. */
+  errorDescription?: string;
+  errorUri?: string;
+  /** From a Retry-After header, in ms. */
+  retryAfterMs?: number;
+}
+
+/**
+ * The authorization server answered with an RFC 6749 section 5.2 error body. Its `code` is ours
+ * and fixed (`oauth_error`); what the server said is in `error`, `errorDescription`, `errorUri`
+ * and `status`, as oauth4webapi does it, so a server's string never collides with one of our codes.
+ */
 export class OAuthProtocolError extends TokenRefreshError {
+  readonly code = 'oauth_error';
   readonly permanent: boolean;
-  constructor(
-    /** The `error` field, e.g. `invalid_grant`. */
-    readonly code: string,
-    readonly status: number | undefined,
-    readonly description?: string,
-    readonly errorUri?: string,
-    readonly retryAfterMs?: number,
-  ) {
-    super(
-      `token endpoint answered ${status ?? 'with'} ${code}${description ? `: ${description}` : ''}`,
-    );
-    this.permanent = isPermanentOAuthError(code, status);
+  readonly error: string;
+  readonly status: number | undefined;
+  readonly errorDescription: string | undefined;
+  readonly errorUri: string | undefined;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(response: OAuthErrorResponse) {
+    const { error, status, errorDescription } = response;
+    super(`token endpoint answered ${status ?? 'with'} ${error}${errorDescription ? `: ${errorDescription}` : ''}`);
+    this.error = error;
+    this.status = status;
+    this.errorDescription = errorDescription;
+    this.errorUri = response.errorUri;
+    this.retryAfterMs = response.retryAfterMs;
+    this.permanent = isPermanentOAuthError(error, status);
+  }
+
+  /** The server's error travels with ours: status and events show both. */
+  override toJSON(): ReturnType<TokenRefreshError['toJSON']> & { error: string; status: number | undefined } {
+    return { ...super.toJSON(), error: this.error, status: this.status };
   }
 }
 

@@ -1,14 +1,17 @@
-import { type TokenRefreshError } from './token-refresh.errors';
+import { OAuthProtocolError, type TokenRefreshError, type TokenRefreshErrorCode } from './token-refresh.errors';
 
 /** What events and status say about an error: never more than its code and message. */
 export interface ErrorSummary {
-  readonly code: string;
+  readonly code: TokenRefreshErrorCode;
   readonly message: string;
   readonly permanent: boolean;
+  /** For `oauth_error`: the server's `error` (e.g. `invalid_grant`). */
+  readonly oauthError?: string;
 }
 
 export function summarizeError(error: TokenRefreshError): ErrorSummary {
-  return Object.freeze({ code: error.code, message: error.message, permanent: error.permanent });
+  const summary: ErrorSummary = { code: error.code, message: error.message, permanent: error.permanent };
+  return Object.freeze(error instanceof OAuthProtocolError ? { ...summary, oauthError: error.error } : summary);
 }
 
 /** Every payload names its registration and when it happened. No payload holds a token. */

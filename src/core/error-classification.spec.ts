@@ -4,7 +4,7 @@ import { toRefreshError } from './error-classification';
 
 describe('toRefreshError', () => {
   it('passes our own errors through', () => {
-    const error = new OAuthProtocolError('invalid_grant', 400);
+    const error = new OAuthProtocolError({ error: 'invalid_grant', status: 400 });
     expect(toRefreshError(error)).toBe(error);
   });
 

@@ -320,12 +320,12 @@ describe('TokenRefreshManager', () => {
 
     it('a permanent error calls onRefreshFail once, then sends no more requests', async () => {
       const client = new FakeOAuthClient(() => {
-        throw new OAuthProtocolError('invalid_grant', 400, 'grant revoked');
+        throw new OAuthProtocolError({ error: 'invalid_grant', status: 400, errorDescription: 'grant revoked' });
       });
       const onRefreshFail = vi.fn(() => false);
       const { manager, events } = setup({ onRefreshFail }, client);
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
-      await expect(manager.forceRefresh()).rejects.toMatchObject({ code: 'invalid_grant', permanent: true });
+      await expect(manager.forceRefresh()).rejects.toMatchObject({ code: 'oauth_error', error: 'invalid_grant', permanent: true });
       await vi.advanceTimersByTimeAsync(24 * 3600_000);
       expect(client.calls).toBe(1);
       expect(onRefreshFail).toHaveBeenCalledTimes(1);
@@ -343,7 +343,7 @@ describe('TokenRefreshManager', () => {
 
     it('onRefreshFail returning true runs reauthenticate and resumes with its tokens', async () => {
       const client = new FakeOAuthClient((rt, call) => {
-        if (rt === 'dead') throw new OAuthProtocolError('invalid_grant', 400);
+        if (rt === 'dead') throw new OAuthProtocolError({ error: 'invalid_grant', status: 400 });
         return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 };
       });
       const reauthenticate = vi.fn(async () => ({ accessToken: 'fresh', refreshToken: 'alive', expiresIn: 3600 }));
@@ -362,11 +362,11 @@ describe('TokenRefreshManager', () => {
 
     it('onRefreshFail returning true without reauthenticate still parks in reauth-required', async () => {
       const client = new FakeOAuthClient(() => {
-        throw new OAuthProtocolError('invalid_client', 401);
+        throw new OAuthProtocolError({ error: 'invalid_client', status: 401 });
       });
       const { manager } = setup({ onRefreshFail: () => true }, client);
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
-      await expect(manager.forceRefresh()).rejects.toMatchObject({ code: 'invalid_client' });
+      await expect(manager.forceRefresh()).rejects.toMatchObject({ code: 'oauth_error', error: 'invalid_client' });
       expect(manager.getRefreshStatus().state).toBe('reauth-required');
       await manager.stop();
     });
@@ -583,7 +583,7 @@ describe('TokenRefreshManager', () => {
       let permanent = false;
       const client = new FakeOAuthClient(async () => {
         await gate.promise;
-        throw permanent ? new OAuthProtocolError('invalid_grant', 400) : new TokenEndpointHttpError(503);
+        throw permanent ? new OAuthProtocolError({ error: 'invalid_grant', status: 400 }) : new TokenEndpointHttpError(503);
       });
       const onRefreshFail = vi.fn(() => true);
       const reauthenticate = vi.fn(async () => ({ accessToken: 'x', refreshToken: 'y', expiresIn: 3600 }));
@@ -599,7 +599,7 @@ describe('TokenRefreshManager', () => {
         await stopped;
         expect(vi.getTimerCount()).toBe(0);
         expect(events.named(TokenRefreshEvents.REFRESH_FAILED)).toHaveLength(0);
-        expect(manager.getRefreshStatus()).toMatchObject({ state: 'stopped', lastError: { code: kind ? 'invalid_grant' : 'http_error' } });
+        expect(manager.getRefreshStatus()).toMatchObject({ state: 'stopped', lastError: kind ? { code: 'oauth_error', oauthError: 'invalid_grant' } : { code: 'http_error' } });
       }
       expect(onRefreshFail).not.toHaveBeenCalled();
       expect(reauthenticate).not.toHaveBeenCalled();
@@ -772,7 +772,7 @@ describe('TokenRefreshManager', () => {
         call++;
         if (call === 1) return { accessToken: 'AT-SECRET-2', refreshToken: 'RT-SECRET-2', expiresIn: 3600 };
         if (call === 2) throw new TokenEndpointHttpError(503);
-        throw new OAuthProtocolError('invalid_grant', 400);
+        throw new OAuthProtocolError({ error: 'invalid_grant', status: 400 });
       });
       const { manager, events } = setup({}, client);
       await manager.start({ accessToken: 'AT-SECRET-1', refreshToken: 'RT-SECRET-1', expiresIn: 3600 });

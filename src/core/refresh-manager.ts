@@ -355,7 +355,7 @@ export class TokenRefreshManager extends Redacted {
       timeUntilRefresh: tokens ? Math.max(0, this.#refreshAt - now) : null,
       needsRefresh: tokens !== undefined && now >= this.#refreshAt,
       consecutiveFailures: this.#consecutiveFailures,
-      lastError: error ? Object.freeze({ code: error.code, message: error.message }) : null,
+      lastError: error ? lastErrorOf(error) : null,
       nextAttemptAt: this.#nextAttemptAt === undefined ? null : new Date(this.#nextAttemptAt),
     });
   }
@@ -839,6 +839,11 @@ export class TokenRefreshManager extends Redacted {
 const STOP_GRACE = 1_000;
 
 const noop = (): void => undefined;
+
+function lastErrorOf(error: TokenRefreshError): RefreshStatus['lastError'] {
+  const { code, message, oauthError } = summarizeError(error);
+  return Object.freeze(oauthError === undefined ? { code, message } : { code, message, oauthError });
+}
 
 /** Token values a foreign error message must not repeat. */
 function secretsOf(tokens: ResolvedTokens | undefined): string[] {

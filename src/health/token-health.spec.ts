@@ -9,7 +9,7 @@ const refreshStatus = (overrides: Partial<RefreshStatus> = {}): RefreshStatus =>
   baseStatus({ lastRefreshAt: LAST_REFRESH, ...overrides });
 
 
-const failing = { consecutiveFailures: 2, lastError: { code: 'network_error', message: 'connect ECONNREFUSED' } };
+const failing = { consecutiveFailures: 2, lastError: { code: 'network_error' as const, message: 'connect ECONNREFUSED' } };
 
 describe('evaluateTokenHealth', () => {
   it.each([

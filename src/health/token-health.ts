@@ -16,8 +16,10 @@ export type TokenHealthDetails = {
   consecutiveFailures: number;
   /** Present unless up. */
   reason?: TokenHealthReason;
-  /** Code of the last refresh error (e.g. `invalid_grant`), when there is one. Codes only: messages may quote a server. */
+  /** Code of the last refresh error (e.g. `oauth_error`), when there is one. Codes only: messages may quote a server. */
   lastError?: string;
+  /** With `oauth_error`: the server's `error`, e.g. `invalid_grant`. */
+  oauthError?: string;
 };
 
 /**
@@ -34,6 +36,7 @@ export function evaluateTokenHealth(status: RefreshStatus): { status: TokenHealt
     consecutiveFailures: status.consecutiveFailures,
   };
   if (status.lastError) details.lastError = status.lastError.code;
+  if (status.lastError?.oauthError) details.oauthError = status.lastError.oauthError;
   const verdict = (result: TokenHealthStatus, reason?: TokenHealthReason) => ({
     status: result,
     details: reason ? { ...details, reason } : details,

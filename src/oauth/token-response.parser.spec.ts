@@ -110,7 +110,7 @@ describe('parseTokenResponse: malformed success', () => {
   it('reads a 200 carrying an `error` body (GitHub style) as an OAuthProtocolError', () => {
     const error = thrown(200, { error: 'bad_refresh_token', error_description: 'The refresh token passed is incorrect' });
     expect(error).toBeInstanceOf(OAuthProtocolError);
-    expect(error).toMatchObject({ code: 'bad_refresh_token', status: 200, permanent: true });
+    expect(error).toMatchObject({ code: 'oauth_error', error: 'bad_refresh_token', status: 200, permanent: true });
   });
 });
 
@@ -123,9 +123,10 @@ describe('parseTokenResponse: error responses (RFC 6749 section 5.2)', () => {
     );
     expect(error).toBeInstanceOf(OAuthProtocolError);
     expect(error).toMatchObject({
-      code: 'invalid_grant',
+      code: 'oauth_error',
+      error: 'invalid_grant',
       status: 400,
-      description: 'expired',
+      errorDescription: 'expired',
       errorUri: 'https://as.example/doc',
       retryAfterMs: 5000,
       permanent: true,
@@ -157,12 +158,12 @@ describe('parseTokenResponse: error responses (RFC 6749 section 5.2)', () => {
   ])('status %d with %s: permanent %s', (status, code, permanent) => {
     const error = thrown(status, { error: code });
     expect(error).toBeInstanceOf(OAuthProtocolError);
-    expect(error).toMatchObject({ code, status, permanent });
+    expect(error).toMatchObject({ code: 'oauth_error', error: code, status, permanent });
   });
 
   it('without a status (a custom client), an unknown code stays transient', () => {
-    expect(new OAuthProtocolError('vendor_specific', undefined).permanent).toBe(false);
-    expect(new OAuthProtocolError('invalid_grant', undefined).permanent).toBe(true);
+    expect(new OAuthProtocolError({ error: 'vendor_specific' }).permanent).toBe(false);
+    expect(new OAuthProtocolError({ error: 'invalid_grant' }).permanent).toBe(true);
   });
 
   it.each([
@@ -205,38 +206,39 @@ describe('parseTokenResponse: error responses (RFC 6749 section 5.2)', () => {
         error_description: 'line one\r\n\tline\u0000two \u001b[31mred\u001b[0m \u202Eevil\u202C',
         error_uri: 'https://as.example/\u0007doc',
       }) as OAuthProtocolError;
-      expect(error.description).toBe('line one line two [31mred [0m evil');
+      expect(error.errorDescription).toBe('line one line two [31mred [0m evil');
       expect(error.errorUri).toBe('https://as.example/ doc');
       expect(error.message).not.toMatch(/[\p{Cc}]/u);
     });
 
     it('truncates to 200 characters without splitting a surrogate pair', () => {
       const error = thrown(400, { error: 'invalid_grant', error_description: '😀'.repeat(500), error_uri: 'u'.repeat(500) }) as OAuthProtocolError;
-      expect(Array.from(error.description ?? '')).toHaveLength(200);
-      expect(error.description).toBe(`${'😀'.repeat(199)}…`);
+      expect(Array.from(error.errorDescription ?? '')).toHaveLength(200);
+      expect(error.errorDescription).toBe(`${'😀'.repeat(199)}…`);
       expect(error.errorUri).toHaveLength(200);
     });
 
-    it('sanitises and caps the error code too', () => {
+    it('sanitises and caps the server\'s error string too, and keeps our own code', () => {
       const error = thrown(400, { error: `weird\ncode${'x'.repeat(100)}` }) as OAuthProtocolError;
-      expect(error.code).not.toContain('\n');
-      expect(Array.from(error.code)).toHaveLength(64);
+      expect(error.code).toBe('oauth_error');
+      expect(error.error).not.toContain('\n');
+      expect(Array.from(error.error)).toHaveLength(64);
     });
 
     it('drops a description that is empty after sanitising', () => {
       const error = thrown(400, { error: 'invalid_grant', error_description: '\u0000\u0001' }) as OAuthProtocolError;
-      expect(error.description).toBeUndefined();
+      expect(error.errorDescription).toBeUndefined();
       expect(error.message).toBe('token endpoint answered 400 invalid_grant');
     });
 
-    it('redacts the given secrets from description, uri and code', () => {
+    it('redacts the given secrets from description, uri and error', () => {
       const error = thrown(
         400,
         { error: 'invalid_grant', error_description: `token ${RT} is revoked (client sekret-XYZ)`, error_uri: `https://as.example/?t=${RT}` },
         JSON_HEADERS,
         [RT, 'sekret-XYZ'],
       ) as OAuthProtocolError;
-      expect(error.description).toBe('token [redacted] is revoked (client [redacted])');
+      expect(error.errorDescription).toBe('token [redacted] is revoked (client [redacted])');
       expect(error.errorUri).toBe('https://as.example/?t=[redacted]');
       expect(error.message).not.toContain(RT);
     });
@@ -248,19 +250,19 @@ describe('parseTokenResponse: error responses (RFC 6749 section 5.2)', () => {
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh, client_secret: secret }).toString();
       const description = `echo: ${form} ${encodeURIComponent(secret)} ${JSON.stringify({ secret })} Authorization: Basic ${basic}`;
       const error = thrown(400, { error: 'invalid_request', error_description: description }, JSON_HEADERS, [refresh, secret]) as OAuthProtocolError;
-      const surfaces = `${error.message} ${error.description} ${JSON.stringify(error)}`;
+      const surfaces = `${error.message} ${error.errorDescription} ${JSON.stringify(error)}`;
       for (const leak of [secret, refresh, encodeURIComponent(secret), encodeURIComponent(refresh), basic]) {
         expect(surfaces).not.toContain(leak);
       }
       // What the decoded Basic credentials still show is the client id, not the secret.
-      const shown = /Basic (\S+)/.exec(error.description ?? '')?.[1] ?? '';
+      const shown = /Basic (\S+)/.exec(error.errorDescription ?? '')?.[1] ?? '';
       expect(Buffer.from(shown.replace('[redacted]', ''), 'base64').toString('utf8')).not.toContain('s3cret');
     });
 
     it('redacts before truncating, so no prefix of a secret survives the cut', () => {
       const secret = 'S'.repeat(50);
       const error = thrown(400, { error: 'invalid_grant', error_description: `${'a'.repeat(180)}${secret}` }, JSON_HEADERS, [secret]) as OAuthProtocolError;
-      expect(error.description).not.toContain('SSSS');
+      expect(error.errorDescription).not.toContain('SSSS');
     });
   });
 });

@@ -102,7 +102,13 @@ function protocolError(
   const description = typeof body.error_description === 'string' ? scrubText(body.error_description, redact) : undefined;
   const uri = typeof body.error_uri === 'string' ? scrubText(body.error_uri, redact) : undefined;
   const retryAfterMs = parseRetryAfter(header(headers, 'retry-after'), now);
-  return new OAuthProtocolError(code || 'unknown_error', status, description || undefined, uri || undefined, retryAfterMs);
+  return new OAuthProtocolError({
+    error: code || 'unknown_error',
+    status,
+    errorDescription: description || undefined,
+    errorUri: uri || undefined,
+    retryAfterMs,
+  });
 }
 
 const NOT_JSON = Symbol('not json');

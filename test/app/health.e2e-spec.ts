@@ -37,7 +37,8 @@ describe('example app: /token/status and /health', () => {
       (error: unknown) => error,
     );
     expect(refresh).toBeInstanceOf(OAuthProtocolError);
-    expect((refresh as OAuthProtocolError).code).toBe('invalid_grant');
+    expect(refresh).toMatchObject({ code: 'oauth_error', error: 'invalid_grant' });
+    expect(refresh).toBeInstanceOf(OAuthProtocolError);
     await reauth.waitFor(1);
 
     const res = await request(stack.server).get('/health').expect(503);
@@ -46,7 +47,8 @@ describe('example app: /token/status and /health', () => {
       status: 'down',
       state: 'reauth-required',
       reason: 'reauth-required',
-      lastError: 'invalid_grant',
+      lastError: 'oauth_error',
+      oauthError: 'invalid_grant',
     });
     expect(containsAnySecret(res.text, secretsOf(stack))).toBe(false);
   });

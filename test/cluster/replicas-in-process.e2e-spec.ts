@@ -39,7 +39,7 @@ afterAll(async () => {
 function rotatingEndpoint(): FakeOAuthClient {
   const spent = new Set<string>();
   return new FakeOAuthClient((refreshToken, call) => {
-    if (spent.has(refreshToken)) throw new OAuthProtocolError('invalid_grant', 400, 'refresh token already used');
+    if (spent.has(refreshToken)) throw new OAuthProtocolError({ error: 'invalid_grant', status: 400, errorDescription: 'refresh token already used' });
     spent.add(refreshToken);
     return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3_600 + call };
   });

@@ -111,8 +111,8 @@ describe('TokenRefreshModule against oidc-provider (rotation + reuse detection)'
     await expired;
     expect(server.stats.refreshRequests).toBe(requestsAtFailure);
     expect(onRefreshFail).toHaveBeenCalledTimes(1);
-    expect(onRefreshFail.mock.calls[0][0]).toMatchObject({ code: 'invalid_grant', permanent: true });
-    expect(service.getRefreshStatus()).toMatchObject({ state: 'reauth-required', lastError: { code: 'invalid_grant' } });
+    expect(onRefreshFail.mock.calls[0][0]).toMatchObject({ code: 'oauth_error', error: 'invalid_grant', permanent: true });
+    expect(service.getRefreshStatus()).toMatchObject({ state: 'reauth-required', lastError: { code: 'oauth_error', oauthError: 'invalid_grant' } });
   });
 
   it.each(['basic', 'post', 'none'] as const)('refreshes with client auth method %s', async (clientKey) => {

@@ -39,13 +39,13 @@ export class ReuseDetectingServer implements OAuthClient {
 
   async refresh(refreshToken: string, options: RefreshRequestOptions): Promise<TokenResponse> {
     this.presented.push(refreshToken);
-    if (this.revoked) throw new OAuthProtocolError('invalid_grant', 400, 'grant revoked');
+    if (this.revoked) throw new OAuthProtocolError({ error: 'invalid_grant', status: 400, errorDescription: 'grant revoked' });
     if (refreshToken !== this.current) {
       if (this.spent.has(refreshToken)) {
         this.reuse++;
         this.revoked = true;
       }
-      throw new OAuthProtocolError('invalid_grant', 400, 'unknown or spent refresh token');
+      throw new OAuthProtocolError({ error: 'invalid_grant', status: 400, errorDescription: 'unknown or spent refresh token' });
     }
     this.spent.add(refreshToken);
     const n = ++this.rotations;

@@ -10,7 +10,7 @@ import { type ErrorSummary } from '../token-refresh.events';
  */
 export type RefreshState = 'stopped' | 'idle' | 'refreshing' | 'backoff' | 'reauthenticating' | 'reauth-required';
 
-/** Go's RefreshStatus in camelCase; times are Dates, durations ms (null while no tokens are held). */
+/** Go's RefreshStatus in camelCase; times are Dates, durations ms (null while no tokens are held). `lastError.oauthError` is the server's `error` when it sent one. */
 export interface RefreshStatus {
   readonly name: string;
   readonly isRunning: boolean;
@@ -22,6 +22,6 @@ export interface RefreshStatus {
   readonly timeUntilRefresh: number | null;
   readonly needsRefresh: boolean;
   readonly consecutiveFailures: number;
-  readonly lastError: Pick<ErrorSummary, 'code' | 'message'> | null;
+  readonly lastError: Pick<ErrorSummary, 'code' | 'message' | 'oauthError'> | null;
   readonly nextAttemptAt: Date | null;
 }
