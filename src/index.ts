@@ -29,17 +29,17 @@ export {
 } from './common/token-refresh.constants';
 export type { TokenRefreshEventName } from './common/token-refresh.constants';
 export {
-  TokenExpiredEvent,
-  TokenReauthenticatedEvent,
-  TokenReauthRequiredEvent,
-  TokenRefreshedEvent,
+  TokenRefreshExpiredEvent,
+  TokenRefreshReauthenticatedEvent,
+  TokenRefreshReauthRequiredEvent,
+  TokenRefreshRefreshedEvent,
   TokenRefreshEvent,
-  TokenRefreshFailedEvent,
+  TokenRefreshRefreshFailedEvent,
   TokenRefreshStartedEvent,
   TokenRefreshStoppedEvent,
-  TokenStoreFailedEvent,
+  TokenRefreshStoreFailedEvent,
 } from './common/token-refresh.events';
-export type { ErrorSummary, RefreshSource } from './common/token-refresh.events';
+export type { ErrorSummary, EventFields, RefreshSource } from './common/token-refresh.events';
 export {
   InvalidTokenResponseError,
   MissingRefreshTokenError,
@@ -61,6 +61,7 @@ export {
   TokenValidationError,
   UnknownRefreshError,
 } from './common/token-refresh.errors';
+export type { OAuthErrorResponse, TokenRefreshErrorCode } from './common/token-refresh.errors';
 export { HttpOAuthClient } from './oauth/http-oauth-client';
 export { TokenRefreshHttpModule } from './http/token-refresh-http.module';
 export { InjectTokenRefreshHttp, getTokenRefreshHttpToken } from './http/token-refresh-http.constants';

@@ -1,11 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import {
-  TokenExpiredEvent,
-  TokenReauthRequiredEvent,
-  TokenRefreshedEvent,
+  TokenRefreshExpiredEvent,
+  TokenRefreshReauthRequiredEvent,
+  TokenRefreshRefreshedEvent,
   TokenRefreshEvents,
-  TokenRefreshFailedEvent,
+  TokenRefreshRefreshFailedEvent,
 } from '../../src';
 
 /** Shows the refresh loop at work on the console. Event payloads never hold tokens. */
@@ -14,7 +14,7 @@ export class RefreshEventsListener {
   private readonly logger = new Logger('TokenEvents');
 
   @OnEvent(TokenRefreshEvents.REFRESHED)
-  onRefreshed(event: TokenRefreshedEvent): void {
+  onRefreshed(event: TokenRefreshRefreshedEvent): void {
     const nextInSeconds = Math.round((event.refreshAt.getTime() - Date.now()) / 1000);
     this.logger.log(
       `"${event.name}" token refreshed in ${event.durationMs} ms; valid until ${event.expiresAt.toISOString()}, next refresh in ${nextInSeconds} s`,
@@ -22,18 +22,18 @@ export class RefreshEventsListener {
   }
 
   @OnEvent(TokenRefreshEvents.REFRESH_FAILED)
-  onRefreshFailed(event: TokenRefreshFailedEvent): void {
+  onRefreshFailed(event: TokenRefreshRefreshFailedEvent): void {
     const next = event.willRetry && event.nextAttemptAt ? `retrying at ${event.nextAttemptAt.toISOString()}` : 'giving up';
     this.logger.warn(`"${event.name}" refresh attempt ${event.attempt} failed (${event.error.code}); ${next}`);
   }
 
   @OnEvent(TokenRefreshEvents.REAUTH_REQUIRED)
-  onReauthRequired(event: TokenReauthRequiredEvent): void {
+  onReauthRequired(event: TokenRefreshReauthRequiredEvent): void {
     this.logger.error(`"${event.name}" needs a new login (${event.error.code}); /health now reports down`);
   }
 
   @OnEvent(TokenRefreshEvents.EXPIRED)
-  onExpired(event: TokenExpiredEvent): void {
+  onExpired(event: TokenRefreshExpiredEvent): void {
     this.logger.warn(`"${event.name}" access token expired at ${event.expiredAt.toISOString()}`);
   }
 }

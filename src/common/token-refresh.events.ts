@@ -14,95 +14,94 @@ export function summarizeError(error: TokenRefreshError): ErrorSummary {
   return Object.freeze(error instanceof OAuthProtocolError ? { ...summary, oauthError: error.error } : summary);
 }
 
-/** Every payload names its registration and when it happened. No payload holds a token. */
-export abstract class TokenRefreshEvent {
-  constructor(
-    readonly name: string,
-    readonly at: Date,
-  ) {}
-}
+/** A payload's fields, as its constructor takes them. */
+export type EventFields<E extends TokenRefreshEvent> = { [K in keyof E]: E[K] };
 
-export class TokenRefreshStartedEvent extends TokenRefreshEvent {
-  constructor(
-    name: string,
-    at: Date,
-    readonly expiresAt: Date,
-  ) {
-    super(name, at);
+/**
+ * Every payload names its registration, when it happened and, for a keyed registration, the
+ * key. No payload holds a token. Payloads are built from named fields:
+ * `new TokenRefreshRefreshedEvent({ name, at, expiresAt, ... })`. A class is named after its
+ * event: `token-refresh.<event>` is `TokenRefresh<Event>Event`.
+ */
+export abstract class TokenRefreshEvent {
+  declare readonly name: string;
+  declare readonly at: Date;
+  /** The credential's key in a keyed registration; absent for a single-credential one. */
+  declare readonly key?: string;
+
+  constructor(fields: EventFields<TokenRefreshEvent>) {
+    Object.assign(this, fields);
   }
 }
 
+/** `token-refresh.started` */
+export class TokenRefreshStartedEvent extends TokenRefreshEvent {
+  declare readonly expiresAt: Date;
+  constructor(fields: EventFields<TokenRefreshStartedEvent>) {
+    super(fields);
+  }
+}
+
+/** `token-refresh.stopped` */
 export class TokenRefreshStoppedEvent extends TokenRefreshEvent {}
 
+/** `store`: another replica refreshed and this one adopted its tokens without a request. */
 export type RefreshSource = 'refresh' | 'store';
 
-export class TokenRefreshedEvent extends TokenRefreshEvent {
-  constructor(
-    name: string,
-    at: Date,
-    readonly expiresAt: Date,
-    readonly refreshAt: Date,
-    /** `store`: another replica refreshed and this one adopted its tokens without a request. */
-    readonly source: RefreshSource,
-    /** Wall time of the refresh request in ms (0 when adopted from the store). */
-    readonly durationMs: number,
-  ) {
-    super(name, at);
+/** `token-refresh.refreshed` */
+export class TokenRefreshRefreshedEvent extends TokenRefreshEvent {
+  declare readonly expiresAt: Date;
+  declare readonly refreshAt: Date;
+  declare readonly source: RefreshSource;
+  /** How long the token request took, in ms (0 when adopted from the store). */
+  declare readonly durationMs: number;
+  constructor(fields: EventFields<TokenRefreshRefreshedEvent>) {
+    super(fields);
   }
 }
 
-export class TokenRefreshFailedEvent extends TokenRefreshEvent {
-  constructor(
-    name: string,
-    at: Date,
-    readonly error: ErrorSummary,
-    /** Failures in a row, this one included. */
-    readonly attempt: number,
-    readonly willRetry: boolean,
-    readonly nextAttemptAt: Date | null,
-  ) {
-    super(name, at);
+/** `token-refresh.refresh-failed` */
+export class TokenRefreshRefreshFailedEvent extends TokenRefreshEvent {
+  declare readonly error: ErrorSummary;
+  /** Failures in a row, this one included. */
+  declare readonly attempt: number;
+  declare readonly willRetry: boolean;
+  declare readonly nextAttemptAt: Date | null;
+  constructor(fields: EventFields<TokenRefreshRefreshFailedEvent>) {
+    super(fields);
   }
 }
 
-export class TokenReauthRequiredEvent extends TokenRefreshEvent {
-  constructor(
-    name: string,
-    at: Date,
-    readonly error: ErrorSummary,
-  ) {
-    super(name, at);
+/** `token-refresh.reauth-required` */
+export class TokenRefreshReauthRequiredEvent extends TokenRefreshEvent {
+  declare readonly error: ErrorSummary;
+  constructor(fields: EventFields<TokenRefreshReauthRequiredEvent>) {
+    super(fields);
   }
 }
 
-export class TokenReauthenticatedEvent extends TokenRefreshEvent {
-  constructor(
-    name: string,
-    at: Date,
-    readonly expiresAt: Date,
-  ) {
-    super(name, at);
+/** `token-refresh.reauthenticated` */
+export class TokenRefreshReauthenticatedEvent extends TokenRefreshEvent {
+  declare readonly expiresAt: Date;
+  constructor(fields: EventFields<TokenRefreshReauthenticatedEvent>) {
+    super(fields);
   }
 }
 
-export class TokenExpiredEvent extends TokenRefreshEvent {
-  constructor(
-    name: string,
-    at: Date,
-    readonly expiredAt: Date,
-  ) {
-    super(name, at);
+/** `token-refresh.expired` */
+export class TokenRefreshExpiredEvent extends TokenRefreshEvent {
+  declare readonly expiredAt: Date;
+  constructor(fields: EventFields<TokenRefreshExpiredEvent>) {
+    super(fields);
   }
 }
 
-export class TokenStoreFailedEvent extends TokenRefreshEvent {
-  constructor(
-    name: string,
-    at: Date,
-    readonly operation: 'load' | 'save',
-    readonly error: ErrorSummary,
-    readonly willRetry: boolean,
-  ) {
-    super(name, at);
+/** `token-refresh.store-failed` */
+export class TokenRefreshStoreFailedEvent extends TokenRefreshEvent {
+  declare readonly operation: 'load' | 'save';
+  declare readonly error: ErrorSummary;
+  declare readonly willRetry: boolean;
+  constructor(fields: EventFields<TokenRefreshStoreFailedEvent>) {
+    super(fields);
   }
 }

@@ -7,7 +7,7 @@ import { type RefreshLock } from '../common/interfaces/refresh-lock.interface';
 import { type StoredTokens, type TokenStore } from '../common/interfaces/token-store.interface';
 import { parseTokenResponse } from '../oauth/token-response.parser';
 import { TokenRefreshEvents } from '../common/token-refresh.constants';
-import { type TokenStoreFailedEvent } from '../common/token-refresh.events';
+import { type TokenRefreshStoreFailedEvent } from '../common/token-refresh.events';
 import { TokenEndpointHttpError, TokenStoreUnreadableError } from '../common/token-refresh.errors';
 import { InMemoryTokenStore } from './in-memory-token.store';
 
@@ -116,7 +116,7 @@ describe('TokenRefreshManager under hostile conditions', () => {
       await manager.forceRefresh();
       expect(server.presented).toEqual(['rt-0', 'rt-1']);
       expect(await store.inner.load()).toMatchObject({ refreshToken: 'rt-2' });
-      const failed = events.named(TokenRefreshEvents.STORE_FAILED) as TokenStoreFailedEvent[];
+      const failed = events.named(TokenRefreshEvents.STORE_FAILED) as TokenRefreshStoreFailedEvent[];
       expect(failed).toHaveLength(1);
       expect(failed[0]).toMatchObject({ operation: 'load', willRetry: false, error: { code: 'store_unreadable' } });
       await manager.stop();
@@ -195,7 +195,7 @@ describe('TokenRefreshManager under hostile conditions', () => {
       await manager.forceRefresh();
       await vi.advanceTimersByTimeAsync(10 * 60_000);
       expect(store.saves).toBe(saves + 1);
-      const failed = events.named(TokenRefreshEvents.STORE_FAILED) as TokenStoreFailedEvent[];
+      const failed = events.named(TokenRefreshEvents.STORE_FAILED) as TokenRefreshStoreFailedEvent[];
       expect(failed).toMatchObject([{ operation: 'save', willRetry: false, error: { code: 'store_conflict' } }]);
       await manager.stop();
     });

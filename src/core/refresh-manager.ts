@@ -18,16 +18,16 @@ import {
   TokenStoreUnreadableError,
 } from '../common/token-refresh.errors';
 import {
+  type RefreshSource,
   summarizeError,
-  TokenExpiredEvent,
-  TokenReauthenticatedEvent,
-  TokenReauthRequiredEvent,
-  TokenRefreshedEvent,
-  TokenRefreshFailedEvent,
+  TokenRefreshExpiredEvent,
+  TokenRefreshReauthenticatedEvent,
+  TokenRefreshReauthRequiredEvent,
+  TokenRefreshRefreshedEvent,
+  TokenRefreshRefreshFailedEvent,
   TokenRefreshStartedEvent,
   TokenRefreshStoppedEvent,
-  TokenStoreFailedEvent,
-  type RefreshSource,
+  TokenRefreshStoreFailedEvent,
 } from '../common/token-refresh.events';
 import { Messages } from '../common/token-refresh.messages';
 import { backoffDelay } from './backoff';
@@ -188,10 +188,10 @@ export class TokenRefreshManager extends Redacted {
     const lapsed = now >= resolved.expiresAt;
     // Lapsed while the app was down: expected after a restart, and refreshed next.
     this.#deps.logger.log(lapsed ? Messages.startedLapsed(this.name, resolved.expiresAt) : Messages.started(this.name, resolved.expiresAt));
-    this.#emit(TokenRefreshEvents.STARTED, new TokenRefreshStartedEvent(this.name, new Date(), new Date(resolved.expiresAt)));
+    this.#emit(TokenRefreshEvents.STARTED, new TokenRefreshStartedEvent({ name: this.name, at: new Date(), expiresAt: new Date(resolved.expiresAt) }));
     if (lapsed) {
       this.#expiredNotified = true;
-      this.#emit(TokenRefreshEvents.EXPIRED, new TokenExpiredEvent(this.name, new Date(now), new Date(resolved.expiresAt)));
+      this.#emit(TokenRefreshEvents.EXPIRED, new TokenRefreshExpiredEvent({ name: this.name, at: new Date(), expiredAt: new Date(resolved.expiresAt) }));
     }
     // The first check runs now, not one interval later: tokens loaded from a store may be due.
     this.#check();
@@ -276,7 +276,7 @@ export class TokenRefreshManager extends Redacted {
     this.#state = 'stopped';
     this.#nextAttemptAt = undefined;
     this.#deps.logger.log(Messages.stopped(this.name));
-    this.#emit(TokenRefreshEvents.STOPPED, new TokenRefreshStoppedEvent(this.name, new Date()));
+    this.#emit(TokenRefreshEvents.STOPPED, new TokenRefreshStoppedEvent({ name: this.name, at: new Date() }));
   }
 
   // ---------------------------------------------------------------- API
@@ -411,7 +411,7 @@ export class TokenRefreshManager extends Redacted {
       this.#expiredNotified = true;
       this.#freshUntil = 0;
       this.#deps.logger.warn(Messages.expired(this.name));
-      this.#emit(TokenRefreshEvents.EXPIRED, new TokenExpiredEvent(this.name, new Date(now), new Date(this.#tokens.expiresAt)));
+      this.#emit(TokenRefreshEvents.EXPIRED, new TokenRefreshExpiredEvent({ name: this.name, at: new Date(), expiredAt: new Date(this.#tokens.expiresAt) }));
     }
     switch (this.#state) {
       case 'idle':
@@ -584,7 +584,14 @@ export class TokenRefreshManager extends Redacted {
       this.#deps.logger.log(Messages.refreshed(this.name, tokens.expiresAt, source));
       this.#emit(
         TokenRefreshEvents.REFRESHED,
-        new TokenRefreshedEvent(this.name, new Date(now), new Date(tokens.expiresAt), new Date(this.#refreshAt), source, durationMs),
+        new TokenRefreshRefreshedEvent({
+          name: this.name,
+          at: new Date(),
+          expiresAt: new Date(tokens.expiresAt),
+          refreshAt: new Date(this.#refreshAt),
+          source,
+          durationMs,
+        }),
       );
     }
     // A timer, not a check: this often runs inside the flight that produced the tokens.
@@ -627,7 +634,14 @@ export class TokenRefreshManager extends Redacted {
       logger.warn(Messages.retrying(this.name, error.code, attempt, delay));
       this.#emit(
         TokenRefreshEvents.REFRESH_FAILED,
-        new TokenRefreshFailedEvent(this.name, new Date(now), summarizeError(error), attempt, true, new Date(this.#nextAttemptAt)),
+        new TokenRefreshRefreshFailedEvent({
+          name: this.name,
+          at: new Date(),
+          error: summarizeError(error),
+          attempt,
+          willRetry: true,
+          nextAttemptAt: new Date(this.#nextAttemptAt),
+        }),
       );
       this.#arm(this.#nextAttemptAt, now);
       return false;
@@ -640,7 +654,7 @@ export class TokenRefreshManager extends Redacted {
     logger.error(Messages.episodeFailed(this.name, error.code, error.message));
     this.#emit(
       TokenRefreshEvents.REFRESH_FAILED,
-      new TokenRefreshFailedEvent(this.name, new Date(now), summarizeError(error), attempt, false, null),
+      new TokenRefreshRefreshFailedEvent({ name: this.name, at: new Date(), error: summarizeError(error), attempt, willRetry: false, nextAttemptAt: null }),
     );
     const wantsReauth = await this.#askOnRefreshFail(error);
     if (generation !== this.#generation) return false;
@@ -656,7 +670,7 @@ export class TokenRefreshManager extends Redacted {
     logger.error(Messages.reauthRequired(this.name));
     this.#emit(
       TokenRefreshEvents.REAUTH_REQUIRED,
-      new TokenReauthRequiredEvent(this.name, new Date(), summarizeError(this.#lastError ?? error)),
+      new TokenRefreshReauthRequiredEvent({ name: this.name, at: new Date(), error: summarizeError(this.#lastError ?? error) }),
     );
     return false;
   }
@@ -684,7 +698,7 @@ export class TokenRefreshManager extends Redacted {
       this.#adopt(next, undefined);
       this.#lastRefreshAt = Date.now();
       this.#deps.logger.log(Messages.reauthenticated(this.name));
-      this.#emit(TokenRefreshEvents.REAUTHENTICATED, new TokenReauthenticatedEvent(this.name, new Date(), new Date(next.expiresAt)));
+      this.#emit(TokenRefreshEvents.REAUTHENTICATED, new TokenRefreshReauthenticatedEvent({ name: this.name, at: new Date(), expiresAt: new Date(next.expiresAt) }));
       return true;
     } catch (thrown) {
       const error = toRefreshError(thrown, secretsOf(this.#tokens));
@@ -709,7 +723,7 @@ export class TokenRefreshManager extends Redacted {
     } catch (thrown) {
       if (thrown instanceof TokenStoreUnreadableError) return this.#unreadable(thrown);
       const error = new TokenStoreError('load', thrown instanceof DeadlineExceededError ? `timed out after ${settings.storeTimeout} ms` : undefined);
-      this.#emit(TokenRefreshEvents.STORE_FAILED, new TokenStoreFailedEvent(this.name, new Date(), 'load', summarizeError(error), false));
+      this.#storeFailed('load', error, false);
       throw error;
     }
     if (given === null || given === undefined) {
@@ -730,7 +744,7 @@ export class TokenRefreshManager extends Redacted {
     if (!this.#unreadableReported) {
       this.#unreadableReported = true;
       this.#deps.logger.error(Messages.storeUnreadable(this.name, error.reason));
-      this.#emit(TokenRefreshEvents.STORE_FAILED, new TokenStoreFailedEvent(this.name, new Date(), 'load', summarizeError(error), false));
+      this.#storeFailed('load', error, false);
     }
     return undefined;
   }
@@ -774,17 +788,14 @@ export class TokenRefreshManager extends Redacted {
         // The store holds a newer pair: saving ours again cannot win, and holding the lock for it would stall every replica.
         await this.#saved();
         logger.error(Messages.storeConflict(this.name));
-        this.#emit(TokenRefreshEvents.STORE_FAILED, new TokenStoreFailedEvent(this.name, new Date(), 'save', summarizeError(thrown), false));
+        this.#storeFailed('save', thrown, false);
         return;
       }
       this.#unsaved = tokens;
       this.#storeFailures++;
       const error = new TokenStoreError('save', thrown instanceof DeadlineExceededError ? `timed out after ${settings.storeTimeout} ms` : undefined);
       logger.error(Messages.storeFailed(this.name, 'save'));
-      this.#emit(
-        TokenRefreshEvents.STORE_FAILED,
-        new TokenStoreFailedEvent(this.name, new Date(), 'save', summarizeError(error), this.#running),
-      );
+      this.#storeFailed('save', error, this.#running);
       if (this.#running) {
         const delay = backoffDelay(this.#storeFailures, settings.retry, undefined, this.#deps.random);
         this.#deps.timers.setTimeout('store', () => void this.#retrySave(), delay);
@@ -798,6 +809,13 @@ export class TokenRefreshManager extends Redacted {
     this.#storeFailures = 0;
     this.#deps.timers.clear('store');
     await this.#release(this.#takeHeldLock());
+  }
+
+  #storeFailed(operation: 'load' | 'save', error: TokenRefreshError, willRetry: boolean): void {
+    this.#emit(
+      TokenRefreshEvents.STORE_FAILED,
+      new TokenRefreshStoreFailedEvent({ name: this.name, at: new Date(), operation, error: summarizeError(error), willRetry }),
+    );
   }
 
   #watchStore(): void {
