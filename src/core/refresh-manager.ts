@@ -563,7 +563,8 @@ export class TokenRefreshManager extends Redacted {
 
   /** Takes new tokens into memory and reschedules. `source` undefined: given by the caller. */
   #adopt(tokens: ResolvedTokens, source: RefreshSource | undefined, durationMs = 0): void {
-    this.#anchor = clockAnchor();
+    // The anchor belongs to the tokens: taking the same ones up again (a restart) keeps it.
+    if (tokens !== this.#tokens) this.#anchor = clockAnchor();
     const now = this.#now();
     this.#tokens = tokens;
     this.#refreshAt = computeRefreshAt(tokens, this.#deps.settings.refreshThreshold);
@@ -573,12 +574,14 @@ export class TokenRefreshManager extends Redacted {
     this.#nextAttemptAt = undefined;
     this.#expiredNotified = false;
     this.#freshPromise = Promise.resolve(tokens.accessToken);
-    this.#freshUntil = this.#refreshAt;
     if (source !== undefined) this.#lastRefreshAt = now;
     if (!this.#running) {
+      // No refresh timer runs to mark the token stale (the hot path trusts it to): reads take the checked path.
+      this.#freshUntil = 0;
       this.#state = 'stopped';
       return;
     }
+    this.#freshUntil = this.#refreshAt;
     this.#state = 'idle';
     if (source !== undefined) {
       this.#deps.logger.log(Messages.refreshed(this.name, tokens.expiresAt, source));
