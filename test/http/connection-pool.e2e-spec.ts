@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TokenRefreshModule, TokenRefreshService } from '../../src';
 import { getTokenRefreshHttpToken, TokenRefreshHttpModule } from '../../src/http';
 import { type AccessTokenSource } from '../../src/http/authenticated-adapter';
-import { createTokenRefreshHttpService } from '../../src/http/token-refresh-http.module';
+import { createTokenRefreshHttpService } from '../../src/http/authenticated-http';
 import { deferred, FakeOAuthClient } from '../support/fake-oauth-client';
 import { nestApps } from '../support/nest-apps';
 
