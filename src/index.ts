@@ -65,11 +65,13 @@ export type { OAuthErrorResponse, TokenRefreshErrorCode } from './common/token-r
 export { HttpOAuthClient } from './oauth/http-oauth-client';
 export { TokenRefreshHttpModule } from './http/token-refresh-http.module';
 export { InjectTokenRefreshHttp, getTokenRefreshHttpToken } from './http/token-refresh-http.constants';
+export type { TokenRefreshHttpConfig } from './http/token-refresh-http.options';
 export type {
-  TokenRefreshHttpConfig,
   TokenRefreshHttpModuleAsyncOptions,
+  TokenRefreshHttpModuleExtras,
   TokenRefreshHttpModuleOptions,
-} from './http/token-refresh-http.options';
+  TokenRefreshHttpOptionsFactory,
+} from './http/token-refresh-http.module-definition';
 export { InMemoryTokenStore } from './core/in-memory-token.store';
 export { InProcessRefreshLock } from './core/in-process-refresh.lock';
 export type { OAuthClient, RefreshRequestOptions, TokenResponse } from './common/interfaces/oauth-client.interface';

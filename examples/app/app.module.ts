@@ -2,9 +2,8 @@ import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutd
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
-import { type HttpOAuthClientOptions, InMemoryTokenStore, TokenRefreshModule } from '../../src';
+import { type HttpOAuthClientOptions, InMemoryTokenStore, TokenRefreshHttpModule, TokenRefreshModule } from '../../src';
 import { TokenRefreshHealthModule } from '../../src/health';
-import { TokenRefreshHttpModule } from '../../src/http';
 import { DemoController } from './demo.controller';
 import { HealthController } from './health.controller';
 import { RefreshEventsListener } from './refresh-events.listener';

@@ -2,8 +2,7 @@ import { HttpService } from '@nestjs/axios';
 import { BadGatewayException, Controller, Get, type HttpException, Logger, ServiceUnavailableException } from '@nestjs/common';
 import { isAxiosError } from 'axios';
 import { firstValueFrom } from 'rxjs';
-import { TokenRefreshError } from '../../src';
-import { InjectTokenRefreshHttp } from '../../src/http';
+import { InjectTokenRefreshHttp, TokenRefreshError } from '../../src';
 
 export interface DemoAnswer {
   upstream: { status: number; data: unknown };

@@ -11,7 +11,7 @@ import { deferred } from '../../test/support/fake-oauth-client';
 import { ReauthRequiredError, TokenRefreshConfigError } from '../common/token-refresh.errors';
 import { type AccessTokenSource, keepTokenOnOrigin } from './authenticated-adapter';
 import { resolveRequestUrl } from './request-origin';
-import { createTokenRefreshHttpService } from './token-refresh-http.module';
+import { createTokenRefreshHttpService } from './authenticated-http';
 import { type TokenRefreshHttpConfig } from './token-refresh-http.options';
 
 const BASE = 'https://api.example.com/v1';

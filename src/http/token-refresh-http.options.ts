@@ -1,5 +1,4 @@
 import { type HttpModuleOptions } from '@nestjs/axios';
-import { type FactoryProvider, type ModuleMetadata } from '@nestjs/common';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { isLoopbackHost } from '../oauth/http-oauth-client.options';
@@ -19,21 +18,6 @@ export type TokenRefreshHttpConfig = Omit<HttpModuleOptions, 'baseURL' | 'global
   httpsAgent?: HttpsAgent;
 };
 
-export type TokenRefreshHttpModuleOptions = TokenRefreshHttpConfig & {
-  /** The TokenRefreshModule registration whose token is sent. Default `'default'`. */
-  name?: string;
-  /** Make the HttpService injectable in every module. */
-  global?: boolean;
-};
-
-export interface TokenRefreshHttpModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
-  name?: string;
-  global?: boolean;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same signature as every Nest useFactory
-  useFactory: (...args: any[]) => TokenRefreshHttpConfig | Promise<TokenRefreshHttpConfig>;
-  inject?: FactoryProvider['inject'];
-}
-
 export interface ValidatedHttpConfig {
   config: TokenRefreshHttpConfig;
   /** `new URL(baseURL).origin`. */
@@ -51,6 +35,7 @@ export function validateTokenRefreshHttpConfig(config: TokenRefreshHttpConfig): 
     throw new TokenRefreshConfigError(option, `TokenRefreshHttpModule ${option} ${message}`);
   };
   if (typeof config !== 'object' || config === null) return fail('options', 'must be an object');
+  rejectGlobal(config);
   const { baseURL } = config;
   if (typeof baseURL !== 'string' || baseURL.trim() === '') return fail('baseURL', 'must be a non-empty URL string');
   let url: URL;
@@ -79,6 +64,16 @@ export function validateTokenRefreshHttpConfig(config: TokenRefreshHttpConfig): 
     }
   }
   return { config, allowedOrigin: url.origin };
+}
+
+/**
+ * `global` is @nestjs/axios HttpModule's switch, not an axios setting: axios would ignore it and
+ * the HttpService would silently stay local to the module.
+ */
+export function rejectGlobal(options: object): void {
+  if (Object.hasOwn(options, 'global')) {
+    throw new TokenRefreshConfigError('global', 'TokenRefreshHttpModule global is not an option: use isGlobal');
+  }
 }
 
 /** Top level and the per-method buckets (`common`, `get`, ...) axios merges in. */

@@ -1,7 +1,7 @@
 import { type HttpService } from '@nestjs/axios';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { getTokenRefreshHttpToken } from '../../src/http';
+import { getTokenRefreshHttpToken } from '../../src';
 import { type RecordingServer, startRecordingServer } from './recording-server';
 import { type Stack, startStack } from './stack';
 

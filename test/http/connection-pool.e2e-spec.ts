@@ -5,10 +5,9 @@ import { type AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { firstValueFrom } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TokenRefreshModule, TokenRefreshService } from '../../src';
-import { getTokenRefreshHttpToken, TokenRefreshHttpModule } from '../../src/http';
+import { getTokenRefreshHttpToken, TokenRefreshHttpModule, TokenRefreshModule, TokenRefreshService } from '../../src';
 import { type AccessTokenSource } from '../../src/http/authenticated-adapter';
-import { createTokenRefreshHttpService } from '../../src/http/token-refresh-http.module';
+import { createTokenRefreshHttpService } from '../../src/http/authenticated-http';
 import { deferred, FakeOAuthClient } from '../support/fake-oauth-client';
 import { nestApps } from '../support/nest-apps';
 
