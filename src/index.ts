@@ -5,7 +5,12 @@
  * peer dependencies are needed only by apps that use them.
  */
 export { TokenRefreshModule } from './token-refresh.module';
-export type { TokenRefreshModuleExtras } from './token-refresh.module-definition';
+export type {
+  TokenRefreshModuleAsyncOptions,
+  TokenRefreshModuleExtras,
+  TokenRefreshModuleRootOptions,
+  TokenRefreshOptionsFactory,
+} from './token-refresh.module-definition';
 export { TokenRefreshService } from './token-refresh.service';
 export { TokenRefreshManager } from './core/refresh-manager';
 export { InjectTokenRefresh, InjectOAuthClient, InjectTokenStore } from './token-refresh.decorators';

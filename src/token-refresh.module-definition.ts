@@ -1,4 +1,4 @@
-import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { ConfigurableModuleBuilder, type ConfigurableModuleAsyncOptions } from '@nestjs/common';
 import { type TokenRefreshModuleOptions } from './token-refresh.options';
 import { DEFAULT_REGISTRATION_NAME } from './common/token-refresh.constants';
 
@@ -9,6 +9,18 @@ export interface TokenRefreshModuleExtras {
   /** Make the registration's providers visible app-wide. */
   isGlobal?: boolean;
 }
+
+/** `TokenRefreshModule.forRoot(options)`. */
+export type TokenRefreshModuleRootOptions = TokenRefreshModuleOptions & TokenRefreshModuleExtras;
+
+/** Implemented by the class given as `useClass` or `useExisting` to `forRootAsync`. */
+export interface TokenRefreshOptionsFactory {
+  createTokenRefreshOptions(): TokenRefreshModuleOptions | Promise<TokenRefreshModuleOptions>;
+}
+
+/** `TokenRefreshModule.forRootAsync(options)`: one of useFactory, useClass or useExisting, with name and isGlobal beside it. */
+export type TokenRefreshModuleAsyncOptions = ConfigurableModuleAsyncOptions<TokenRefreshModuleOptions, 'createTokenRefreshOptions'> &
+  TokenRefreshModuleExtras;
 
 export const {
   ConfigurableModuleClass: ConfigurableTokenRefreshModule,

@@ -3,9 +3,10 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { DEFAULT_REGISTRATION_NAME } from './common/token-refresh.constants';
 import {
   ConfigurableTokenRefreshModule,
-  type TOKEN_REFRESH_ASYNC_OPTIONS_TYPE,
-  type TOKEN_REFRESH_OPTIONS_TYPE,
+  type TokenRefreshModuleAsyncOptions,
+  type TokenRefreshModuleRootOptions,
 } from './token-refresh.module-definition';
+import { assertAsyncOptions } from './token-refresh.options';
 import { createRegistrationProviders } from './token-refresh.providers';
 
 /**
@@ -17,11 +18,12 @@ import { createRegistrationProviders } from './token-refresh.providers';
  */
 @Module({})
 export class TokenRefreshModule extends ConfigurableTokenRefreshModule {
-  static forRoot(options: typeof TOKEN_REFRESH_OPTIONS_TYPE): DynamicModule {
+  static forRoot(options: TokenRefreshModuleRootOptions): DynamicModule {
     return withRegistration(super.forRoot(options), options.name);
   }
 
-  static forRootAsync(options: typeof TOKEN_REFRESH_ASYNC_OPTIONS_TYPE): DynamicModule {
+  static forRootAsync(options: TokenRefreshModuleAsyncOptions): DynamicModule {
+    assertAsyncOptions(options, 'TokenRefreshModule.forRootAsync');
     return withRegistration(super.forRootAsync(options), options.name);
   }
 }

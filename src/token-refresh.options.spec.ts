@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TokenRefreshConfigError } from './common/token-refresh.errors';
-import { validateModuleOptions } from './token-refresh.options';
+import { assertAsyncOptions, validateModuleOptions } from './token-refresh.options';
 
 const client = { refresh: async () => ({ accessToken: 'a', expiresIn: 60 }) };
 
@@ -26,5 +26,16 @@ describe('validateModuleOptions', () => {
     expect(optionOf(() => validateModuleOptions(null as never, 'default'))).toBe('options');
     expect(optionOf(() => validateModuleOptions({ oauthClient: client, checkInterval: -1 }, 'crm'))).toBe('checkInterval');
     expect(validateModuleOptions({ oauthClient: client }, 'crm')).toMatchObject({ name: 'crm', checkInterval: 60_000 });
+  });
+});
+
+describe('assertAsyncOptions', () => {
+  it('asks for exactly one of useFactory, useClass and useExisting, naming the method', () => {
+    expect(() => assertAsyncOptions({}, 'TokenRefreshModule.forRootAsync')).toThrow(
+      'TokenRefreshModule.forRootAsync needs exactly one of useFactory, useClass or useExisting',
+    );
+    expect(() => assertAsyncOptions({ useFactory: () => ({}), useClass: class {} }, 'X.registerAsync')).toThrow(/got useFactory and useClass/);
+    expect(optionOf(() => assertAsyncOptions(undefined, 'X'))).toBe('options');
+    expect(() => assertAsyncOptions({ useExisting: 'token' }, 'X')).not.toThrow();
   });
 });

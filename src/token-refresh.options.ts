@@ -35,3 +35,20 @@ export function validateModuleOptions(options: TokenRefreshModuleOptions, name: 
   }
   return resolveSettings(options, name);
 }
+
+/**
+ * forRootAsync and registerAsync need one way to get their options: without one, Nest would
+ * only say it cannot resolve the options provider's dependencies.
+ */
+export function assertAsyncOptions(options: { useFactory?: unknown; useClass?: unknown; useExisting?: unknown } | undefined, method: string): void {
+  if (options === null || typeof options !== 'object') {
+    throw new TokenRefreshConfigError('options', `${method} needs an options object with useFactory, useClass or useExisting`);
+  }
+  const given = ['useFactory', 'useClass', 'useExisting'].filter((key) => options[key as keyof typeof options] !== undefined);
+  if (given.length !== 1) {
+    throw new TokenRefreshConfigError(
+      'useFactory',
+      `${method} needs exactly one of useFactory, useClass or useExisting${given.length > 1 ? `; got ${given.join(' and ')}` : ''}`,
+    );
+  }
+}

@@ -2,6 +2,7 @@ import { type DynamicModule, Inject, Module, type OnModuleInit } from '@nestjs/c
 import { ModuleRef } from '@nestjs/core';
 import { DEFAULT_REGISTRATION_NAME } from '../common/token-refresh.constants';
 import { findTokenRefreshService } from '../token-refresh.lookup';
+import { assertAsyncOptions } from '../token-refresh.options';
 import { type TokenRefreshService } from '../token-refresh.service';
 import { AuthenticatedHttp } from './authenticated-http';
 import { getTokenRefreshHttpToken } from './token-refresh-http.constants';
@@ -69,6 +70,7 @@ export class TokenRefreshHttpModule extends ConfigurableTokenRefreshHttpModule i
   }
 
   static registerAsync(options: TokenRefreshHttpModuleAsyncOptions): DynamicModule {
+    assertAsyncOptions(options, 'TokenRefreshHttpModule.registerAsync');
     rejectGlobal(options);
     return withRegistration(super.registerAsync(options), options.name);
   }
