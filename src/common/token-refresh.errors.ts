@@ -204,11 +204,13 @@ export class ReauthRequiredError extends TokenRefreshError {
   readonly permanent = true;
   constructor(
     readonly registration: string,
-    options?: { cause?: unknown },
+    /** The key, in a keyed registration: which user or tenant has to connect again. */
+    readonly key?: string,
   ) {
     super(
-      `token refresh "${registration}" needs re-authentication; call updateTokens() or start() with new tokens`,
-      options,
+      key === undefined
+        ? `token refresh "${registration}" needs re-authentication; call updateTokens() or start() with new tokens`
+        : `token refresh "${registration}" key "${key}" needs re-authentication; call set(key, tokens) with new tokens`,
     );
   }
 }
@@ -221,9 +223,11 @@ export class TokenExpiredError extends TokenRefreshError {
     readonly registration: string,
     /** The code of the error that kept the last refresh from succeeding, if one failed. */
     readonly lastErrorCode?: string,
+    /** The key, in a keyed registration. */
+    readonly key?: string,
   ) {
     super(
-      `token refresh "${registration}" holds no valid access token` +
+      `token refresh "${registration}"${key === undefined ? '' : ` key "${key}"`} holds no valid access token` +
         (lastErrorCode ? ` (the last refresh failed: ${lastErrorCode})` : ' (no refresh has completed yet)'),
     );
   }
@@ -255,7 +259,7 @@ export class TokenStoreError extends TokenRefreshError {
   readonly code = 'store_failed';
   readonly permanent = false;
   constructor(
-    readonly operation: 'load' | 'save',
+    readonly operation: 'load' | 'save' | 'delete',
     /** Why, in our words (e.g. `timed out after 5000 ms`); never the store's own message. */
     detail?: string,
   ) {

@@ -36,7 +36,8 @@ export abstract class TokenRefreshEvent {
 
 /** `token-refresh.started` */
 export class TokenRefreshStartedEvent extends TokenRefreshEvent {
-  declare readonly expiresAt: Date;
+  /** When the token it started with expires; null for a keyed registration (many keys). */
+  declare readonly expiresAt: Date | null;
   constructor(fields: EventFields<TokenRefreshStartedEvent>) {
     super(fields);
   }

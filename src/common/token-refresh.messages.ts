@@ -4,6 +4,7 @@ export const Messages = {
     `"${name}" started; token expires at ${new Date(expiresAt).toISOString()}`,
   startedLapsed: (name: string, expiresAt: number) =>
     `"${name}" started with a token that expired at ${new Date(expiresAt).toISOString()} (while stopped); refreshing now`,
+  startedKeyed: (name: string, keys: number) => `"${name}" started with ${keys} key(s) in memory`,
   stopped: (name: string) => `"${name}" stopped`,
   autoStartSkipped: (name: string, reason: string) => `"${name}" did not auto-start: ${reason}`,
   refreshed: (name: string, expiresAt: number, source: string) =>
@@ -28,6 +29,7 @@ export const Messages = {
     `"${name}" token store kept a newer pair than the one being saved; the newer pair will be adopted`,
   responseFieldDropped: (name: string, field: string) =>
     `"${name}" token response field ${field} was unusable and is ignored`,
+  dueScanFailed: (name: string) => `"${name}" could not ask the token store for due keys; trying again at the next check`,
   storeRecovered: (name: string) => `"${name}" token store save succeeded after earlier failures`,
   abortedOnStop: (name: string, timeout: number) =>
     `"${name}" refresh still running after ${timeout} ms at stop; aborted`,

@@ -26,6 +26,10 @@ describe('resolveSettings', () => {
       storeTimeout: 5000,
       autoStart: false,
       retry: { maxAttempts: Infinity, initialDelay: 1000, maxDelay: 120_000 },
+      maxConcurrentRefreshes: 8,
+      refreshMode: 'ahead',
+      keepAliveInterval: undefined,
+      maxKeysInMemory: undefined,
     });
   });
 
@@ -39,6 +43,11 @@ describe('resolveSettings', () => {
     [{ retry: { maxAttempts: 0 } }, 'retry.maxAttempts'],
     [{ retry: { maxAttempts: 1.5 } }, 'retry.maxAttempts'],
     [{ retry: { initialDelay: 5000, maxDelay: 1000 } }, 'retry.maxDelay'],
+    [{ maxConcurrentRefreshes: 0 }, 'maxConcurrentRefreshes'],
+    [{ maxConcurrentRefreshes: 2.5 }, 'maxConcurrentRefreshes'],
+    [{ refreshMode: 'eager' }, 'refreshMode'],
+    [{ keepAliveInterval: -1 }, 'keepAliveInterval'],
+    [{ maxKeysInMemory: 0 }, 'maxKeysInMemory'],
     [{ onRefreshFail: 'yes' }, 'onRefreshFail'],
     [{ autoStart: 'true' }, 'autoStart'],
   ])('rejects %o naming %s', (bad, option) => {

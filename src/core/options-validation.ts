@@ -43,7 +43,23 @@ export interface RefreshPolicyOptions {
    * serving from memory and the save is retried. Default 5000.
    */
   storeTimeout?: number;
+  /** Keyed registrations: refreshes in flight at most; more wait in a queue ordered by expiry. Default 8. */
+  maxConcurrentRefreshes?: number;
+  /**
+   * Keyed registrations: `ahead` (default) refreshes every key before it expires, in the
+   * background; `lazy` refreshes a key only when it is used at or after its refresh time, for
+   * fleets where most keys sit idle.
+   */
+  refreshMode?: RefreshMode;
+  /** Keyed registrations: refresh a key at least this often (ms), used or not, for providers that expire idle refresh tokens. */
+  keepAliveInterval?: number;
+  /** Keyed registrations with a persistent store: keys held in memory at most; the least recently used are dropped and reloaded on use. */
+  maxKeysInMemory?: number;
 }
+
+export type RefreshMode = 'ahead' | 'lazy';
+
+export const DEFAULT_MAX_CONCURRENT_REFRESHES = 8;
 
 /** The settings the manager runs on: every default applied, every value checked. */
 export interface ResolvedSettings {
@@ -55,6 +71,10 @@ export interface ResolvedSettings {
   storeTimeout: number;
   autoStart: boolean;
   retry: { maxAttempts: number; initialDelay: number; maxDelay: number };
+  maxConcurrentRefreshes: number;
+  refreshMode: RefreshMode;
+  keepAliveInterval: number | undefined;
+  maxKeysInMemory: number | undefined;
 }
 
 /**
@@ -106,6 +126,15 @@ export function resolveSettings(
     throw new TokenRefreshConfigError('autoStart', 'autoStart must be a boolean');
   }
 
+  const maxConcurrentRefreshes = wholeNumber(options.maxConcurrentRefreshes, 'maxConcurrentRefreshes', DEFAULT_MAX_CONCURRENT_REFRESHES);
+  const refreshMode = options.refreshMode ?? 'ahead';
+  if (refreshMode !== 'ahead' && refreshMode !== 'lazy') {
+    throw new TokenRefreshConfigError('refreshMode', "refreshMode must be 'ahead' or 'lazy'");
+  }
+  const keepAliveInterval =
+    options.keepAliveInterval === undefined ? undefined : checkDuration(options.keepAliveInterval, 'keepAliveInterval', { fallback: 0 });
+  const maxKeysInMemory = options.maxKeysInMemory === undefined ? undefined : wholeNumber(options.maxKeysInMemory, 'maxKeysInMemory', 0);
+
   return {
     name,
     refreshThreshold,
@@ -115,7 +144,19 @@ export function resolveSettings(
     storeTimeout,
     autoStart: options.autoStart ?? false,
     retry: { maxAttempts, initialDelay, maxDelay },
+    maxConcurrentRefreshes,
+    refreshMode,
+    keepAliveInterval,
+    maxKeysInMemory,
   };
+}
+
+function wholeNumber(value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new TokenRefreshConfigError(option, `${option} must be a whole number of at least 1; got ${typeof value === 'number' ? value : typeof value}`);
+  }
+  return value;
 }
 
 /** Checks a user-supplied collaborator has the methods we call, naming the option when not. */

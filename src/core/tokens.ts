@@ -146,10 +146,11 @@ export interface RefreshOutcome {
  * make the next attempt present a spent token (which a server with reuse detection punishes by
  * revoking the grant). So a rotated refresh token is always kept; an unusable optional field is
  * dropped; a missing or unusable lifetime falls back to the lifetime of the token it replaces
- * (RFC 6749 section 5.1 only recommends expires_in), or an hour when that is unknown. Only a
+ * (RFC 6749 section 5.1 only recommends expires_in), or an hour when that is unknown (or
+ * there is none: the first token of a client_credentials grant). Only a
  * missing or unusable access token makes the response unusable, and even then the rotation is kept.
  */
-export function resolveRefreshResponse(response: TokenResponse | unknown, previous: ResolvedTokens, startedAt: number): RefreshOutcome {
+export function resolveRefreshResponse(response: TokenResponse | unknown, previous: ResolvedTokens | undefined, startedAt: number): RefreshOutcome {
   const body: Record<string, unknown> = isPlainObject(response) ? response : {};
   const dropped: string[] = [];
   const text = (field: string): string | undefined => {
@@ -160,12 +161,15 @@ export function resolveRefreshResponse(response: TokenResponse | unknown, previo
     return undefined;
   };
   const rotated = text('refreshToken');
-  const refreshToken = rotated ?? previous.refreshToken;
-  const version = (previous.version ?? 0) + 1;
+  const refreshToken = rotated ?? previous?.refreshToken;
+  const version = (previous?.version ?? 0) + 1;
   const accessToken = text('accessToken');
   if (accessToken === undefined) {
     if (!isPlainObject(response)) dropped.push('response');
-    const keep = rotated !== undefined && rotated !== previous.refreshToken ? freeze({ ...previous, refreshToken: rotated, version }) : undefined;
+    const keep =
+      previous !== undefined && rotated !== undefined && rotated !== previous.refreshToken
+        ? freeze({ ...previous, refreshToken: rotated, version })
+        : undefined;
     return { keep, dropped };
   }
   const tokenType = text('tokenType');
@@ -190,7 +194,8 @@ export function resolveRefreshResponse(response: TokenResponse | unknown, previo
   };
 }
 
-function assumedLifetimeS(previous: ResolvedTokens): number {
+function assumedLifetimeS(previous: ResolvedTokens | undefined): number {
+  if (previous === undefined) return ASSUMED_LIFETIME_S;
   const lifetime = Math.floor((previous.expiresAt - previous.issuedAt) / 1000);
   return lifetime >= MIN_KNOWN_LIFETIME_S ? lifetime : ASSUMED_LIFETIME_S;
 }
@@ -200,7 +205,7 @@ function freeze(tokens: ResolvedTokens): ResolvedTokens {
 }
 
 /** The shape handed to TokenStore.save: absolute expiry survives a restart, expiresIn would not. */
-export function toStoredTokens(tokens: ResolvedTokens): StoredTokens {
+export function toStoredTokens(tokens: ResolvedTokens, refreshAt?: number): StoredTokens {
   const stored: StoredTokens = {
     accessToken: tokens.accessToken,
     tokenType: tokens.tokenType,
@@ -211,6 +216,7 @@ export function toStoredTokens(tokens: ResolvedTokens): StoredTokens {
   if (tokens.refreshToken !== undefined) stored.refreshToken = tokens.refreshToken;
   if (tokens.scope !== undefined) stored.scope = tokens.scope;
   if (tokens.idToken !== undefined) stored.idToken = tokens.idToken;
+  if (refreshAt !== undefined) stored.refreshAt = new Date(refreshAt);
   return stored;
 }
 

@@ -3,6 +3,8 @@ import { type TokenPair } from './token-pair.interface';
 export interface RefreshRequestOptions {
   /** Aborted when the service stops; a client should cancel its request. */
   signal: AbortSignal;
+  /** The credential's key, in a keyed registration (one client serving many users or tenants). */
+  key?: string;
 }
 
 /**
@@ -20,4 +22,10 @@ export type TokenResponse = Omit<TokenPair, 'accessToken'> & { accessToken?: str
  */
 export interface OAuthClient {
   refresh(refreshToken: string, options: RefreshRequestOptions): Promise<TokenResponse>;
+  /**
+   * Optional: obtains tokens without a refresh token (the client_credentials grant). When the
+   * client has it, the manager uses it whenever it holds no refresh token, also to get the
+   * very first tokens.
+   */
+  requestToken?(options: RefreshRequestOptions): Promise<TokenResponse>;
 }

@@ -8,6 +8,13 @@ export interface RefreshLockHandle {
   readonly lost?: AbortSignal;
 }
 
+export interface RefreshLockRequest {
+  waitMs: number;
+  signal: AbortSignal;
+  /** The credential's key, in a keyed registration: refreshes of different keys need not wait for each other. */
+  key?: string;
+}
+
 /**
  * Serialises refreshes of one credential across processes. In a single process the
  * in-process lock is enough; several replicas need a shared one (RedisRefreshLock).
@@ -19,5 +26,5 @@ export interface RefreshLock {
    */
   readonly distributed?: boolean;
   /** Resolves a handle once held, or null when it could not be taken within `waitMs`. */
-  acquire(options: { waitMs: number; signal: AbortSignal }): Promise<RefreshLockHandle | null>;
+  acquire(options: RefreshLockRequest): Promise<RefreshLockHandle | null>;
 }

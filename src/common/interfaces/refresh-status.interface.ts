@@ -13,6 +13,8 @@ export type RefreshState = 'stopped' | 'idle' | 'refreshing' | 'backoff' | 'reau
 /** Go's RefreshStatus in camelCase; times are Dates, durations ms (null while no tokens are held). `lastError.oauthError` is the server's `error` when it sent one. */
 export interface RefreshStatus {
   readonly name: string;
+  /** The key, in a keyed registration. */
+  readonly key?: string;
   readonly isRunning: boolean;
   readonly state: RefreshState;
   readonly expiresAt: Date | null;

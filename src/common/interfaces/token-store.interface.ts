@@ -9,6 +9,8 @@ export interface StoredTokens extends TokenPair {
   issuedAt: Date;
   /** Incremented with every new pair of the credential: keep it, and never replace a pair of a higher version. */
   version: number;
+  /** When the service plans to refresh this pair: a store may index it to find due keys (see KeyedTokenStore.dueKeys). */
+  refreshAt?: Date;
 }
 
 /**
