@@ -157,8 +157,8 @@ export class RefreshEngine {
     this.#scheduler.start();
     this.#announceStarted();
     // The first check runs now, not one interval later: tokens loaded from a store may be due.
-    for (const c of [...this.#credentials.values()]) this.#check(c);
-    this.#periodic();
+    // Through the scheduler, so that many keys due at once go in order.
+    this.#scheduler.check();
   }
 
   #assertStartable(epoch: number): void {
@@ -277,6 +277,21 @@ export class RefreshEngine {
 
   get size(): number {
     return this.#credentials.size;
+  }
+
+  /** The scheduler's coarse clock, for recording accesses (see touch). */
+  get tick(): number {
+    return this.#scheduler.tick;
+  }
+
+  /** Refreshes in flight now, and waiting for a slot. */
+  load(): { inFlight: number; queued: number } {
+    return { inFlight: this.#scheduler.inFlight, queued: this.#scheduler.queued };
+  }
+
+  /** Drops a credential made for a key that never got tokens (they were invalid). */
+  forgetIfEmpty(c: Credential): void {
+    if (!c.tokens) this.#drop(c);
   }
 
   /**
@@ -553,17 +568,28 @@ export class RefreshEngine {
     this.#scanning = true;
     try {
       // Due before the next check, with the threshold to spare: loaded now, refreshed on time.
-      const before = new Date(Date.now() + settings.checkInterval + settings.refreshThreshold);
-      const room = Math.max(0, (settings.maxKeysInMemory ?? Infinity) - this.#credentials.size);
-      const limit = Math.min(DUE_SCAN_BATCH, room);
-      if (limit === 0) return;
-      const keys = await withTimeout(Promise.resolve().then(() => store.dueKeys!(before, limit)), settings.storeTimeout);
-      for (const key of keys) if (!this.#credentials.has(key)) await this.resolveKey(key).catch(noop);
+      const before = new Date(this.#dueHorizon());
+      for (;;) {
+        const keys = await withTimeout(Promise.resolve().then(() => store.dueKeys!(before, DUE_SCAN_BATCH)), settings.storeTimeout);
+        let loaded = 0;
+        for (const key of keys) {
+          if (this.#credentials.has(key) || !this.#running) continue;
+          // Due keys displace the least recently used idle ones (see #evictIfOver).
+          if ((await this.resolveKey(key).catch(noop)) !== undefined) loaded++;
+        }
+        if (keys.length < DUE_SCAN_BATCH || loaded === 0 || !this.#running) return;
+      }
     } catch {
       this.#deps.logger.warn(Messages.dueScanFailed(this.name));
     } finally {
       this.#scanning = false;
     }
+  }
+
+  /** Keys due before this instant are loaded by the scan, and not evicted. */
+  #dueHorizon(): number {
+    const { checkInterval, refreshThreshold } = this.#deps.settings;
+    return Date.now() + checkInterval + refreshThreshold;
   }
 
   /** Over maxKeysInMemory: drops the least recently used keys that have nothing going on (the store keeps them). */
@@ -573,8 +599,9 @@ export class RefreshEngine {
     // Down to nine tenths of the bound, so the scan is paid once per many new keys, not for each.
     let excess = this.#credentials.size - Math.floor(max * EVICT_TO);
     const candidates: Credential[] = [];
+    const horizon = this.#dueHorizon();
     for (const c of this.#credentials.values()) {
-      if (this.#evictable(c)) candidates.push(c);
+      if (this.#evictable(c, horizon)) candidates.push(c);
     }
     candidates.sort((a, b) => a.used - b.used);
     for (const c of candidates) {
@@ -583,8 +610,10 @@ export class RefreshEngine {
     }
   }
 
-  #evictable(c: Credential): boolean {
+  #evictable(c: Credential, horizon: number): boolean {
     if (c.state === 'refreshing' || c.state === 'reauthenticating' || c.state === 'reauth-required') return false;
+    // Due soon (ahead mode): it would only be loaded again by the next scan.
+    if (c.tokens && c.refreshAt <= horizon && this.#deps.settings.refreshMode === 'ahead') return false;
     const work = c.busy;
     return !work || (work.flight === undefined && work.unsaved === undefined && work.saveChain === undefined && work.heldLock === undefined);
   }

@@ -32,7 +32,13 @@ export class GrantServer implements OAuthClient {
   readonly presented: string[] = [];
   reuse = 0;
   concurrentPresentations = 0;
-  answer: Answer = { kind: 'ok' };
+  /** Refresh tokens exchanged for new ones. */
+  rotations = 0;
+  /** Requests being served now, and the most at once. */
+  inFlight = 0;
+  maxInFlight = 0;
+  /** How the next request is answered: one answer for all, or one per refresh token presented. */
+  answer: Answer | ((refreshToken: string) => Answer) = { kind: 'ok' };
   readonly #grants = new Map<string, Grant>();
   readonly #grantOf = new Map<string, string>();
   readonly #inFlight = new Set<string>();
@@ -56,6 +62,12 @@ export class GrantServer implements OAuthClient {
     return family === undefined ? undefined : this.#grants.get(family)?.current;
   }
 
+  /** Revokes the grant `refreshToken` belongs to, as a user disconnecting the app at the provider does. */
+  revoke(refreshToken: string): void {
+    const family = this.#grantOf.get(refreshToken);
+    if (family !== undefined) this.#grants.get(family)!.revoked = true;
+  }
+
   isRevoked(refreshToken: string): boolean {
     const family = this.#grantOf.get(refreshToken);
     return family !== undefined && this.#grants.get(family)!.revoked;
@@ -71,9 +83,13 @@ export class GrantServer implements OAuthClient {
     this.presented.push(refreshToken);
     if (this.#inFlight.has(refreshToken)) this.concurrentPresentations++;
     this.#inFlight.add(refreshToken);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
-      return await this.#answer(refreshToken, this.answer, options.signal);
+      const answer = typeof this.answer === 'function' ? this.answer(refreshToken) : this.answer;
+      return await this.#answer(refreshToken, answer, options.signal);
     } finally {
+      this.inFlight--;
       this.#inFlight.delete(refreshToken);
     }
   }
@@ -107,6 +123,7 @@ export class GrantServer implements OAuthClient {
       throw new OAuthProtocolError({ error: 'invalid_grant', status: 400 });
     }
     grant.spent.add(refreshToken);
+    this.rotations++;
     const next = this.#issue(family!);
     grant.current = next.refreshToken!;
     return next;

@@ -2,7 +2,12 @@ import { InMemoryTokenStore } from '../../src/core/in-memory-token.store';
 import { InProcessRefreshLock } from '../../src/core/in-process-refresh.lock';
 import { resolveSettings } from '../../src/core/options-validation';
 import { type EventSink, type LoggerPort, NodeTimers, type TimerPort } from '../../src/core/ports';
+import { KeyedTokenRefreshManager } from '../../src/core/keyed-refresh-manager';
+import { InMemoryKeyedTokenStore } from '../../src/core/keyed-token.stores';
 import { TokenRefreshManager } from '../../src/core/refresh-manager';
+import { type KeyedTokenStore } from '../../src/common/interfaces/keyed-token-store.interface';
+import { type TokenPair } from '../../src/common/interfaces/token-pair.interface';
+import { type TokenRefreshError } from '../../src/common/token-refresh.errors';
 import { type OAuthClient } from '../../src/common/interfaces/oauth-client.interface';
 import { type RefreshLock } from '../../src/common/interfaces/refresh-lock.interface';
 import { type RefreshPolicyOptions } from '../../src/core/options-validation';
@@ -45,6 +50,37 @@ export function createTestManager<C extends OAuthClient = FakeOAuthClient, S ext
     logger: setup.logger ?? silentLogger,
     onRefreshFail: options.onRefreshFail,
     reauthenticate: options.reauthenticate,
+    random: setup.random ?? (() => 0.5),
+  });
+  return { manager, client, store, events: events as RecordingEvents };
+}
+
+export interface KeyedTestManagerSetup<C extends OAuthClient, S extends KeyedTokenStore> extends Omit<TestManagerSetup<C, never>, 'store' | 'options'> {
+  store?: S;
+  options?: Partial<RefreshPolicyOptions> & {
+    onRefreshFail?: (error: TokenRefreshError, key: string) => boolean | Promise<boolean>;
+    reauthenticate?: (key: string) => Promise<TokenPair>;
+  };
+}
+
+/** A KeyedTokenRefreshManager wired like createTestManager's: fake-able timers, an in-memory store, recorded events. */
+export function createKeyedTestManager<C extends OAuthClient = FakeOAuthClient, S extends KeyedTokenStore = InMemoryKeyedTokenStore>(
+  setup: KeyedTestManagerSetup<C, S> = {},
+) {
+  const client = (setup.client ?? new FakeOAuthClient()) as C;
+  const store = (setup.store ?? new InMemoryKeyedTokenStore()) as S;
+  const events = setup.events ?? new RecordingEvents();
+  const { onRefreshFail, reauthenticate, ...options } = setup.options ?? {};
+  const manager = new KeyedTokenRefreshManager({
+    settings: resolveSettings(options, setup.name ?? 'users'),
+    client,
+    store,
+    lock: setup.lock ?? new InProcessRefreshLock(),
+    timers: setup.timers ?? new NodeTimers(),
+    events,
+    logger: setup.logger ?? silentLogger,
+    onRefreshFail,
+    reauthenticate,
     random: setup.random ?? (() => 0.5),
   });
   return { manager, client, store, events: events as RecordingEvents };
