@@ -13,7 +13,10 @@ export type {
 } from './token-refresh.module-definition';
 export { TokenRefreshService } from './token-refresh.service';
 export { TokenRefreshManager } from './core/refresh-manager';
-export { InjectTokenRefresh, InjectOAuthClient, InjectTokenStore } from './token-refresh.decorators';
+export { KeyedTokenRefreshService } from './keyed-token-refresh.service';
+export { KeyedTokenRefreshManager } from './core/keyed-refresh-manager';
+export type { StateCounts } from './core/refresh-engine';
+export { InjectKeyedTokenRefresh, InjectTokenRefresh, InjectOAuthClient, InjectTokenStore } from './token-refresh.decorators';
 export {
   DEFAULT_CHECK_INTERVAL,
   DEFAULT_LOCK_WAIT_TIMEOUT,
@@ -27,6 +30,7 @@ export {
   REFRESH_LOCK,
   TOKEN_STORE,
   TokenRefreshEvents,
+  getKeyedTokenRefreshToken,
   getOAuthClientToken,
   getRefreshLockToken,
   getTokenRefreshToken,
@@ -78,12 +82,15 @@ export type {
   TokenRefreshHttpOptionsFactory,
 } from './http/token-refresh-http.module-definition';
 export { InMemoryTokenStore } from './core/in-memory-token.store';
+export { InMemoryKeyedTokenStore } from './core/keyed-token.stores';
 export { InProcessRefreshLock } from './core/in-process-refresh.lock';
 export type { OAuthClient, RefreshRequestOptions, TokenResponse } from './common/interfaces/oauth-client.interface';
-export type { RefreshLock, RefreshLockHandle } from './common/interfaces/refresh-lock.interface';
+export type { RefreshLock, RefreshLockHandle, RefreshLockRequest } from './common/interfaces/refresh-lock.interface';
 export type { RefreshState, RefreshStatus } from './common/interfaces/refresh-status.interface';
 export type { TokenPair } from './common/interfaces/token-pair.interface';
 export type { StoredTokens, TokenStore } from './common/interfaces/token-store.interface';
+export type { KeyedTokenStore } from './common/interfaces/keyed-token-store.interface';
 export type { ClientAuthMethod, HttpOAuthClientOptions } from './oauth/http-oauth-client.options';
-export type { RefreshPolicyOptions, RetryOptions } from './core/options-validation';
+export { DEFAULT_MAX_CONCURRENT_REFRESHES } from './core/options-validation';
+export type { RefreshMode, RefreshPolicyOptions, RetryOptions } from './core/options-validation';
 export type { TokenRefreshModuleOptions } from './token-refresh.options';

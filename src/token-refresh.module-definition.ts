@@ -8,6 +8,12 @@ export interface TokenRefreshModuleExtras {
   name?: string;
   /** Make the registration's providers visible app-wide. */
   isGlobal?: boolean;
+  /**
+   * Many credentials, one per key (a user, a tenant): the registration provides a
+   * KeyedTokenRefreshService (`@InjectKeyedTokenRefresh(name)`) instead of a TokenRefreshService,
+   * and its tokenStore is a KeyedTokenStore. Default false.
+   */
+  keyed?: boolean;
 }
 
 /** `TokenRefreshModule.forRoot(options)`. */
@@ -30,7 +36,7 @@ export const {
 } = new ConfigurableModuleBuilder<TokenRefreshModuleOptions>({ moduleName: 'TokenRefresh' })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createTokenRefreshOptions')
-  .setExtras<TokenRefreshModuleExtras>({ name: DEFAULT_REGISTRATION_NAME, isGlobal: false }, (definition, extras) => ({
+  .setExtras<TokenRefreshModuleExtras>({ name: DEFAULT_REGISTRATION_NAME, isGlobal: false, keyed: false }, (definition, extras) => ({
     ...definition,
     global: extras.isGlobal,
   }))

@@ -19,17 +19,17 @@ import { createRegistrationProviders } from './token-refresh.providers';
 @Module({})
 export class TokenRefreshModule extends ConfigurableTokenRefreshModule {
   static forRoot(options: TokenRefreshModuleRootOptions): DynamicModule {
-    return withRegistration(super.forRoot(options), options.name);
+    return withRegistration(super.forRoot(options), options.name, options.keyed);
   }
 
   static forRootAsync(options: TokenRefreshModuleAsyncOptions): DynamicModule {
     assertAsyncOptions(options, 'TokenRefreshModule.forRootAsync');
-    return withRegistration(super.forRootAsync(options), options.name);
+    return withRegistration(super.forRootAsync(options), options.name, options.keyed);
   }
 }
 
-function withRegistration(definition: DynamicModule, name = DEFAULT_REGISTRATION_NAME): DynamicModule {
-  const { providers, exports } = createRegistrationProviders(name);
+function withRegistration(definition: DynamicModule, name = DEFAULT_REGISTRATION_NAME, keyed = false): DynamicModule {
+  const { providers, exports } = createRegistrationProviders(name, keyed);
   return {
     ...definition,
     imports: [...(definition.imports ?? []), HttpModule.register({})],

@@ -1,6 +1,7 @@
 import { type Type } from '@nestjs/common';
 import { type OAuthClient } from './common/interfaces/oauth-client.interface';
 import { type RefreshLock } from './common/interfaces/refresh-lock.interface';
+import { type KeyedTokenStore } from './common/interfaces/keyed-token-store.interface';
 import { type TokenStore } from './common/interfaces/token-store.interface';
 import { TokenRefreshConfigError } from './common/token-refresh.errors';
 import { type RefreshPolicyOptions, resolveSettings, type ResolvedSettings } from './core/options-validation';
@@ -12,8 +13,8 @@ export interface TokenRefreshModuleOptions extends RefreshPolicyOptions {
   oauthClient?: OAuthClient | Type<OAuthClient>;
   /** Settings for the built-in HTTP client. Exclusive with `oauthClient`. */
   oauth?: HttpOAuthClientOptions;
-  /** Where tokens live between restarts (a value or a class). Default: in memory. */
-  tokenStore?: TokenStore | Type<TokenStore>;
+  /** Where tokens live between restarts (a value or a class): a KeyedTokenStore for a keyed registration. Default: in memory. */
+  tokenStore?: TokenStore | Type<TokenStore> | KeyedTokenStore | Type<KeyedTokenStore>;
   /** Cross-process refresh lock (a value or a class). Default: in-process. */
   lock?: RefreshLock | Type<RefreshLock>;
 }

@@ -4,18 +4,22 @@ import { ModuleRef } from '@nestjs/core';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { InMemoryTokenStore } from './core/in-memory-token.store';
+import { InMemoryKeyedTokenStore } from './core/keyed-token.stores';
 import { InProcessRefreshLock } from './core/in-process-refresh.lock';
 import { assertShape, type ResolvedSettings } from './core/options-validation';
 import { type OAuthClient } from './common/interfaces/oauth-client.interface';
 import { type RefreshLock } from './common/interfaces/refresh-lock.interface';
 import { type TokenRefreshModuleOptions, validateModuleOptions } from './token-refresh.options';
+import { type KeyedTokenStore } from './common/interfaces/keyed-token-store.interface';
 import { type TokenStore } from './common/interfaces/token-store.interface';
+import { KeyedTokenRefreshService } from './keyed-token-refresh.service';
 import { HttpOAuthClient } from './oauth/http-oauth-client';
 import { SchedulerRegistryTimers } from './scheduler-registry.timers';
 import {
   DEFAULT_REGISTRATION_NAME,
   getOAuthClientToken,
   getRefreshLockToken,
+  getKeyedTokenRefreshToken,
   getTokenRefreshToken,
   getTokenStoreToken,
 } from './common/token-refresh.constants';
@@ -33,11 +37,12 @@ async function instantiate<T>(value: T | Type<T>, moduleRef: ModuleRef): Promise
  * Every factory checks the options first (a cheap, pure check), so whichever Nest builds
  * first, a typo fails the bootstrap with the option's name before anything is built.
  */
-export function createRegistrationProviders(name: string): { providers: Provider[]; exports: (string | Type)[] } {
+export function createRegistrationProviders(name: string, keyed = false): { providers: Provider[]; exports: (string | Type)[] } {
   const clientToken = getOAuthClientToken(name);
   const storeToken = getTokenStoreToken(name);
   const lockToken = getRefreshLockToken(name);
-  const serviceToken = getTokenRefreshToken(name);
+  const serviceToken = keyed ? getKeyedTokenRefreshToken(name) : getTokenRefreshToken(name);
+  const serviceClass: Type = keyed ? KeyedTokenRefreshService : TokenRefreshService;
   const isDefault = name === DEFAULT_REGISTRATION_NAME;
   const check = (options: TokenRefreshModuleOptions): ResolvedSettings => validateModuleOptions(options, name);
 
@@ -56,9 +61,9 @@ export function createRegistrationProviders(name: string): { providers: Provider
       provide: storeToken,
       useFactory: async (options: TokenRefreshModuleOptions, moduleRef: ModuleRef) => {
         check(options);
-        return options.tokenStore === undefined
-          ? new InMemoryTokenStore()
-          : assertShape<TokenStore>(await instantiate(options.tokenStore, moduleRef), 'tokenStore', ['load', 'save']);
+        if (options.tokenStore === undefined) return keyed ? new InMemoryKeyedTokenStore() : new InMemoryTokenStore();
+        // A keyed store takes the key first; delete() is what tells it apart.
+        return assertShape(await instantiate(options.tokenStore, moduleRef), 'tokenStore', keyed ? ['load', 'save', 'delete'] : ['load', 'save']);
       },
       inject: [TOKEN_REFRESH_MODULE_OPTIONS, ModuleRef],
     },
@@ -73,11 +78,11 @@ export function createRegistrationProviders(name: string): { providers: Provider
       inject: [TOKEN_REFRESH_MODULE_OPTIONS, ModuleRef],
     },
     {
-      provide: isDefault ? TokenRefreshService : serviceToken,
+      provide: isDefault ? serviceClass : serviceToken,
       useFactory: (
         options: TokenRefreshModuleOptions,
         client: OAuthClient,
-        store: TokenStore,
+        store: TokenStore & KeyedTokenStore,
         lock: RefreshLock,
         registry: SchedulerRegistry | undefined,
         emitter: EventEmitter2 | undefined,
@@ -89,7 +94,7 @@ export function createRegistrationProviders(name: string): { providers: Provider
             'TokenRefreshModule schedules its checks in SchedulerRegistry: add ScheduleModule.forRoot() (from @nestjs/schedule) to your app module imports',
           );
         }
-        return new TokenRefreshService({
+        const deps = {
           settings,
           client,
           store,
@@ -99,7 +104,8 @@ export function createRegistrationProviders(name: string): { providers: Provider
           logger: new Logger(`TokenRefresh:${name}`),
           onRefreshFail: options.onRefreshFail,
           reauthenticate: options.reauthenticate,
-        });
+        };
+        return keyed ? new KeyedTokenRefreshService(deps) : new TokenRefreshService(deps);
       },
       inject: [
         TOKEN_REFRESH_MODULE_OPTIONS,
@@ -113,8 +119,8 @@ export function createRegistrationProviders(name: string): { providers: Provider
   ];
   const exports: (string | Type)[] = [serviceToken, clientToken, storeToken, lockToken];
   if (isDefault) {
-    providers.push({ provide: serviceToken, useExisting: TokenRefreshService });
-    exports.push(TokenRefreshService);
+    providers.push({ provide: serviceToken, useExisting: serviceClass });
+    exports.push(serviceClass);
   }
   return { providers, exports };
 }

@@ -45,3 +45,6 @@ export const getRefreshLockToken = (name: string = DEFAULT_REGISTRATION_NAME): s
 /** The service of a named registration; the default one is also injectable by its class. */
 export const getTokenRefreshToken = (name: string = DEFAULT_REGISTRATION_NAME): string =>
   `${PREFIX}:service:${name}`;
+/** The service of a keyed registration (`keyed: true`); the default one is also injectable by its class. */
+export const getKeyedTokenRefreshToken = (name: string = DEFAULT_REGISTRATION_NAME): string =>
+  `${PREFIX}:keyed-service:${name}`;

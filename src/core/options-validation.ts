@@ -27,10 +27,10 @@ export interface RefreshPolicyOptions {
   refreshThreshold?: number;
   /** ms between safety checks. Default 60000. */
   checkInterval?: number;
-  /** Called once per failed episode; true asks for `reauthenticate`. */
-  onRefreshFail?: (error: TokenRefreshError) => boolean | Promise<boolean>;
-  /** Obtains a fresh pair from scratch (e.g. client credentials) after onRefreshFail says true. */
-  reauthenticate?: () => Promise<TokenPair>;
+  /** Called once per failed episode; true asks for `reauthenticate`. A keyed registration passes the key. */
+  onRefreshFail?: (error: TokenRefreshError, key?: string) => boolean | Promise<boolean>;
+  /** Obtains a fresh pair from scratch (e.g. client credentials) after onRefreshFail says true. A keyed registration passes the key. */
+  reauthenticate?: (key?: string) => Promise<TokenPair>;
   retry?: RetryOptions;
   /** ms stop() waits for a refresh in flight before aborting it. Default 5000. */
   shutdownTimeout?: number;
