@@ -11,6 +11,7 @@
 import { OAuth2Client } from 'google-auth-library';
 import { Bench } from 'tinybench';
 import { FakeOAuthClient } from '../test/support/fake-oauth-client';
+import { createKeyedTestManager } from '../test/support/manager';
 import { type Row } from './report';
 import { buildManager, fmtNs, median, round, type SectionResult } from './support';
 
@@ -22,6 +23,9 @@ const TIME_MS = 200;
 /** Rounds spread (max - min) beyond this fraction of the median get a note in the table. */
 const NOISY_SPREAD = 0.2;
 const FAR_FUTURE = Date.now() + 10 * 365 * 24 * 3600_000;
+/** Users of the keyed registration in the keyed contender (a power of two: the loop masks the index). */
+const KEYED_USERS = 1024;
+const KEYED_TARGET = 1.5;
 
 let sink: unknown;
 
@@ -136,12 +140,22 @@ export async function runHotPath(): Promise<SectionResult> {
     throw new Error('hot path: manager does not serve the cached token');
   }
 
+  // A keyed registration with many users: getAccessToken(key) on fresh keys, in the same run.
+  const { manager: keyed } = createKeyedTestManager();
+  await keyed.start();
+  const keys = Array.from({ length: KEYED_USERS }, (_, i) => `user-${i}`);
+  for (const key of keys) await keyed.set(key, { accessToken: TOKEN, refreshToken: `rt-${key}`, expiresIn: 3600 });
+  if ((await keyed.getAccessToken(keys[7])) !== TOKEN) throw new Error('hot path: keyed manager does not serve the cached token');
+
   const google = new OAuth2Client();
   google.setCredentials({ access_token: TOKEN, expiry_date: FAR_FUTURE });
   if ((await google.getAccessToken()).token !== TOKEN) throw new Error('hot path: google client does not serve the cached token');
 
   async function loopManager(n: number): Promise<void> {
     for (let i = 0; i < n; i++) sink = await manager.getAccessToken();
+  }
+  async function loopKeyed(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) sink = await keyed.getAccessToken(keys[i & (KEYED_USERS - 1)]);
   }
   async function loopGoogle(n: number): Promise<void> {
     for (let i = 0; i < n; i++) sink = (await google.getAccessToken()).token;
@@ -163,6 +177,7 @@ export async function runHotPath(): Promise<SectionResult> {
   const asyncResults = await measure([
     a('floor', loopFloor),
     a('getAccessToken', loopManager),
+    a('keyedGetAccessToken', loopKeyed),
     a('google', loopGoogle),
     a('cachedPromise', loopCachedPromise),
     a('dateGuardedPromise', loopDateGuarded),
@@ -170,6 +185,7 @@ export async function runHotPath(): Promise<SectionResult> {
   ]);
   const syncResults = await measure([s('mapGet', loopMapGet), s('peekAccessToken', loopPeek), s('mapGetDateCheck', loopMapGetDateCheck)]);
   await manager.stop();
+  await keyed.stop();
   flagGuarded.expire();
   void sink;
 
@@ -179,6 +195,7 @@ export async function runHotPath(): Promise<SectionResult> {
   const mapGet = ns('mapGet');
   const target = 1.2;
   const hotRatio = ratio('getAccessToken');
+  const keyedRatio = ns('keyedGetAccessToken') / ns('getAccessToken');
 
   const section = '1 Hot path (fresh token, awaited loop)';
   const rows: Row[] = [
@@ -189,6 +206,14 @@ export async function runHotPath(): Promise<SectionResult> {
       target: `<= ${target.toFixed(2)}x floor`,
       status: hotRatio <= target ? 'pass' : 'miss',
       sideBySide: `floor (async fn, cached string) ${fmtNs(floor)}; google-auth-library ${fmtNs(ns('google'))} = ${ratio('google').toFixed(2)}x`,
+    },
+    {
+      section,
+      measure: `getAccessToken(key), ${KEYED_USERS} keys, per call`,
+      value: `${fmtNs(ns('keyedGetAccessToken'))} = ${keyedRatio.toFixed(2)}x getAccessToken()`,
+      target: `<= ${KEYED_TARGET.toFixed(2)}x getAccessToken()`,
+      status: keyedRatio <= KEYED_TARGET ? 'pass' : 'miss',
+      sideBySide: 'a keyed registration: one Map lookup more than the single credential',
     },
     {
       section,
@@ -242,6 +267,7 @@ export async function runHotPath(): Promise<SectionResult> {
       rmePercent: Object.fromEntries(Object.entries({ ...asyncResults, ...syncResults }).map(([k, v]) => [k, v.rme])),
       ratioToFloor: {
         getAccessToken: round(hotRatio, 3),
+        keyedGetAccessTokenToSingle: round(keyedRatio, 3),
         google: round(ratio('google'), 3),
         cachedPromise: round(ratio('cachedPromise'), 3),
         dateGuardedPromise: round(ratio('dateGuardedPromise'), 3),

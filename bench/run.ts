@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { runCluster } from './cluster.bench';
 import { runConcurrency } from './concurrency.bench';
 import { runHotPath } from './hot-path.bench';
+import { runKeyed } from './keyed.bench';
 import { runMemory } from './memory.bench';
 import { runOutage } from './outage.bench';
 import { renderTable, type Row, summarize } from './report';
@@ -22,6 +23,7 @@ const SECTIONS: ReadonlyArray<{ key: string; title: string; run: () => Promise<S
   { key: 'outage', title: '4 Dead grant and outage', run: runOutage },
   { key: 'memory', title: '5 Memory', run: runMemory },
   { key: 'cluster', title: '6 Cluster', run: runCluster },
+  { key: 'keyed', title: '7 Many users', run: runKeyed },
 ];
 
 /** bench/results.json, next to this file's source (the compiled file runs from dist-bench/bench/). */
