@@ -1,13 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
+import { DeadlineExceededError } from '../core/deadline';
 import {
   ConnectionMonitor,
   FAIL_FAST_REDIS_OPTIONS,
   type MonitoredConnection,
-  RedisTimeoutError,
   RedisUnavailableError,
   redisErrorCode,
-  withTimeout,
 } from './redis-connection';
 
 /** Just enough of an ioredis client: a status and its events. */
@@ -90,29 +89,10 @@ describe('ConnectionMonitor', () => {
   });
 });
 
-describe('withTimeout', () => {
-  it('passes a timely result through', async () => {
-    await expect(withTimeout(Promise.resolve('OK'), 100)).resolves.toBe('OK');
-  });
-
-  it('rejects when the command is slow, and hands its late result to onLate', async () => {
-    let answer!: (value: string) => void;
-    const slow = new Promise<string>((resolve) => {
-      answer = resolve;
-    });
-    const late = vi.fn();
-    await expect(withTimeout(slow, 10, late)).rejects.toBeInstanceOf(RedisTimeoutError);
-    answer('OK');
-    await slow;
-    await Promise.resolve();
-    expect(late).toHaveBeenCalledWith('OK');
-  });
-});
-
 describe('redisErrorCode', () => {
   it('gives a code or a class name, never a message', () => {
     expect(redisErrorCode(Object.assign(new Error('SET key {"refreshToken":"rt-SECRET"}'), { code: 'ECONNRESET' }))).toBe('ECONNRESET');
-    expect(redisErrorCode(new RedisTimeoutError(5))).toBe('timeout');
+    expect(redisErrorCode(new DeadlineExceededError(5))).toBe('timeout');
     expect(redisErrorCode(new TypeError('at-SECRET'))).toBe('TypeError');
     expect(redisErrorCode({ code: 'a code with spaces and at-SECRET' })).toBe('unknown');
   });

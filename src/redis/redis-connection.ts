@@ -1,5 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
+import { DeadlineExceededError, withTimeout } from '../core/deadline';
+import { safeIdentifier } from '../core/error-classification';
 
 /**
  * Options for connections this package opens. Commands fail at once while Redis is down
@@ -140,48 +142,17 @@ export class ConnectionMonitor {
   }
 }
 
-/** Raised by withTimeout. */
-export class RedisTimeoutError extends Error {
-  constructor(readonly timeoutMs: number) {
-    super(`Redis did not answer within ${timeoutMs} ms`);
-    this.name = 'RedisTimeoutError';
-  }
-}
-
-/**
- * Rejects after `ms` if the command has not settled. A late result goes to `onLate` (e.g. to
- * undo a lock that was granted after we gave up); a late failure is swallowed.
- */
-export function withTimeout<T>(promise: Promise<T>, ms: number, onLate?: (value: T) => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  let timedOut = false;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      timedOut = true;
-      reject(new RedisTimeoutError(ms));
-    }, ms);
-  });
-  promise.then(
-    (value) => {
-      if (timedOut) onLate?.(value);
-    },
-    () => undefined,
-  );
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /**
  * A short, safe description of a Redis failure for logs and error messages: a code such as
  * ECONNREFUSED, or the error's class name. Never its message or fields: ioredis errors can
  * carry the command's arguments, and ours include tokens.
  */
 export function redisErrorCode(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && /^[A-Za-z0-9_]{1,32}$/.test(code)) return code;
+  const code = safeIdentifier((error as { code?: unknown } | null)?.code);
+  if (code !== undefined) return code;
   if (error instanceof RedisUnavailableError) return `unavailable: ${error.reason}`;
-  if (error instanceof RedisTimeoutError) return 'timeout';
-  const name = (error as { name?: unknown } | null)?.name;
-  return typeof name === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(name) ? name : 'unknown';
+  if (error instanceof DeadlineExceededError) return 'timeout';
+  return safeIdentifier((error as { name?: unknown } | null)?.name) ?? 'unknown';
 }
 
 /** An ioredis client (or anything shaped like one), as opposed to an options object. */

@@ -6,7 +6,8 @@ import { redactedInspect } from '../core/redaction';
 import { type RefreshLock, type RefreshLockHandle } from '../common/interfaces/refresh-lock.interface';
 import { RefreshAbortedError, RefreshLockError } from '../common/token-refresh.errors';
 import { resolveRedisClientSource } from './redis-client-source';
-import { ConnectionMonitor, quit, redisErrorCode, withTimeout } from './redis-connection';
+import { withTimeout } from '../core/deadline';
+import { ConnectionMonitor, quit, redisErrorCode } from './redis-connection';
 import { type RedisKeys } from './redis-keys';
 import { RELEASE_IF_OWNER, RENEW_IF_OWNER } from './redis-scripts';
 import {

@@ -7,7 +7,8 @@ import { type TokenPair } from '../common/interfaces/token-pair.interface';
 import { type StoredTokens, type TokenStore } from '../common/interfaces/token-store.interface';
 import { TokenStoreConflictError, TokenStoreError } from '../common/token-refresh.errors';
 import { resolveRedisClientSource } from './redis-client-source';
-import { ConnectionMonitor, quit, redisErrorCode, withTimeout } from './redis-connection';
+import { withTimeout } from '../core/deadline';
+import { ConnectionMonitor, quit, redisErrorCode } from './redis-connection';
 import { type RedisKeys } from './redis-keys';
 import { SAVE_IF_NOT_OLDER } from './redis-scripts';
 import {
