@@ -55,6 +55,14 @@ export class RedisUnavailableError extends Error {
   }
 }
 
+/** A command that failed, timed out or could not be sent, by code only (see redisErrorCode). */
+export class RedisCommandError extends Error {
+  constructor(readonly reason: string) {
+    super(`Redis command failed (${reason})`);
+    this.name = 'RedisCommandError';
+  }
+}
+
 /**
  * Follows one connection: whether it is usable, whether it came back from a loss (and when),
  * so callers can fail fast while it is down and resync once it returns.
@@ -151,6 +159,7 @@ export function redisErrorCode(error: unknown): string {
   const code = safeIdentifier((error as { code?: unknown } | null)?.code);
   if (code !== undefined) return code;
   if (error instanceof RedisUnavailableError) return `unavailable: ${error.reason}`;
+  if (error instanceof RedisCommandError) return error.reason;
   if (error instanceof DeadlineExceededError) return 'timeout';
   return safeIdentifier((error as { name?: unknown } | null)?.name) ?? 'unknown';
 }
