@@ -2,7 +2,7 @@ import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Redis } from 'ioredis';
-import { redactedInspect } from '../core/redaction';
+import { Redacted } from '../core/redaction';
 import { type RefreshLock, type RefreshLockHandle } from '../common/interfaces/refresh-lock.interface';
 import { RefreshAbortedError, RefreshLockError } from '../common/token-refresh.errors';
 import { redisErrorCode } from './redis-connection';
@@ -31,7 +31,7 @@ import {
  * - After its connection comes back from a loss it grants nothing for resyncDelay, so every
  *   replica can first write back the newest tokens it holds (see RedisTokenStore).
  */
-export class RedisRefreshLock implements RefreshLock, OnApplicationShutdown {
+export class RedisRefreshLock extends Redacted implements RefreshLock, OnApplicationShutdown {
   readonly distributed = true;
   readonly keyPrefix: string;
   readonly #connection: RedisConnectionHandle<ResolvedLockOptions>;
@@ -45,6 +45,7 @@ export class RedisRefreshLock implements RefreshLock, OnApplicationShutdown {
     redisOrOptions: Redis | (RedisRefreshLockOptions & RedisUrlOptions),
     maybeOptions?: RedisRefreshLockOptions,
   ) {
+    super();
     this.#connection = RedisConnectionHandle.open(redisOrOptions, maybeOptions, {
       path: 'lock',
       notAnInstanceMessage:
@@ -119,17 +120,8 @@ export class RedisRefreshLock implements RefreshLock, OnApplicationShutdown {
     return handle;
   }
 
-  // ---------------------------------------------------------------- redaction (the client may hold a password)
-
-  [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return redactedInspect(RedisRefreshLock.name, this.#summary());
-  }
-
-  toJSON(): object {
-    return this.#summary();
-  }
-
-  #summary(): Record<string, unknown> {
+  /** What util.inspect and JSON show: never the client, which may hold a password. */
+  protected redactedSummary(): Record<string, unknown> {
     return { keyPrefix: this.keyPrefix, lease: this.lease, connected: this.#connection.connected, held: this.#held.size };
   }
 }

@@ -1,7 +1,7 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { type Redis } from 'ioredis';
-import { redactedInspect } from '../core/redaction';
+import { Redacted } from '../core/redaction';
 import { compareTokenOrder, type TokenOrder } from '../core/tokens';
 import { type TokenPair } from '../common/interfaces/token-pair.interface';
 import { type StoredTokens, type TokenStore } from '../common/interfaces/token-store.interface';
@@ -42,7 +42,7 @@ type Listener = (tokens: TokenPair) => void;
  * `new RedisTokenStore(redis, { keyPrefix })` uses the app's connection and leaves it open;
  * `new RedisTokenStore({ url, keyPrefix })` opens its own and closes it on shutdown.
  */
-export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
+export class RedisTokenStore extends Redacted implements TokenStore, OnApplicationShutdown {
   readonly keyPrefix: string;
   readonly #connection: RedisConnectionHandle<ResolvedStoreOptions>;
   readonly #logger = new Logger(RedisTokenStore.name);
@@ -64,6 +64,7 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
     redisOrOptions: Redis | (RedisTokenStoreOptions & RedisUrlOptions),
     maybeOptions?: RedisTokenStoreOptions,
   ) {
+    super();
     this.#connection = RedisConnectionHandle.open(redisOrOptions, maybeOptions, {
       path: 'tokenStore',
       notAnInstanceMessage:
@@ -266,17 +267,7 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
     }
   }
 
-  // ---------------------------------------------------------------- redaction
-
-  [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return redactedInspect(RedisTokenStore.name, this.#summary());
-  }
-
-  toJSON(): object {
-    return this.#summary();
-  }
-
-  #summary(): Record<string, unknown> {
+  protected redactedSummary(): Record<string, unknown> {
     return { keyPrefix: this.keyPrefix, connected: this.#connection.connected, watching: this.#listeners.size > 0 };
   }
 }
