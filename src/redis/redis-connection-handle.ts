@@ -1,6 +1,7 @@
 import { type Redis } from 'ioredis';
 import { withTimeout } from '../core/deadline';
 import { TokenRefreshConfigError } from '../common/token-refresh.errors';
+import { Messages } from '../common/token-refresh.messages';
 import { ConnectionMonitor, createRedisConnection, isRedisClient, quit, RedisCommandError, redisErrorCode } from './redis-connection';
 import { type RedisKeys, redisKeys } from './redis-keys';
 import { type RedisCoordinationOptions, type RedisUrlOptions, type ResolvedStoreOptions, validateRedisUrl } from './redis.options';
@@ -48,7 +49,7 @@ export class RedisConnectionHandle<R extends ResolvedStoreOptions> {
       throw new TokenRefreshConfigError(spec.path, spec.notAnInstanceMessage);
     }
     const options = spec.resolveOptions(byUrl ? (redisOrOptions as O & RedisUrlOptions) : maybeOptions, spec.path);
-    const label = `${spec.kind} "${options.keyPrefix}"`;
+    const label = Messages.redisLabel(spec.kind, options.keyPrefix);
     if (!byUrl) return new RedisConnectionHandle(redisOrOptions as Redis, false, options, label, spec.onRecovered);
     const { url, redisOptions } = redisOrOptions as RedisUrlOptions;
     const redis = createRedisConnection(validateRedisUrl(url, spec.path), redisOptions, label);

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { DeadlineExceededError, withTimeout } from '../core/deadline';
 import { safeIdentifier } from '../core/error-classification';
+import { Messages } from '../common/token-refresh.messages';
 
 /**
  * Options for connections this package opens. Commands fail at once while Redis is down
@@ -84,7 +85,7 @@ export class ConnectionMonitor {
       this.#everReady = true;
       if (this.#failing) {
         this.#failing = false;
-        options.logger?.log(`${options.label ?? 'Redis'}: connection restored`);
+        options.logger?.log(Messages.redisConnectionRestored(options.label ?? 'Redis'));
       }
       if (recovered) {
         this.#recoveredAt = Date.now();
@@ -98,7 +99,7 @@ export class ConnectionMonitor {
       this.#listen('error', (error: unknown) => {
         if (this.#failing) return;
         this.#failing = true;
-        options.logger?.warn(`${options.label ?? 'Redis'}: connection failed (${redisErrorCode(error)}); reconnecting`);
+        options.logger?.warn(Messages.redisConnectionFailed(options.label ?? 'Redis', redisErrorCode(error)));
       });
     }
   }

@@ -5,6 +5,7 @@ import { type Redis } from 'ioredis';
 import { Redacted } from '../core/redaction';
 import { type RefreshLock, type RefreshLockHandle } from '../common/interfaces/refresh-lock.interface';
 import { RefreshAbortedError, RefreshLockError } from '../common/token-refresh.errors';
+import { Messages } from '../common/token-refresh.messages';
 import { redisErrorCode } from './redis-connection';
 import { RedisConnectionHandle } from './redis-connection-handle';
 import { RELEASE_IF_OWNER, RENEW_IF_OWNER } from './redis-scripts';
@@ -211,7 +212,7 @@ class RedisLockHandle implements RefreshLockHandle {
 
   #markLost(reason: string): void {
     if (this.#released) return;
-    this.#ops.logger.warn(`${this.#ops.label} lost: ${reason}`);
+    this.#ops.logger.warn(Messages.redisLockLost(this.#ops.label, reason));
     this.#stop();
     this.#lost.abort(new RefreshLockError(`refresh lock lost: ${reason}`));
   }

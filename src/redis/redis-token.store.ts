@@ -6,6 +6,7 @@ import { compareTokenOrder, type TokenOrder } from '../core/tokens';
 import { type TokenPair } from '../common/interfaces/token-pair.interface';
 import { type StoredTokens, type TokenStore } from '../common/interfaces/token-store.interface';
 import { TokenStoreConflictError, TokenStoreError } from '../common/token-refresh.errors';
+import { Messages } from '../common/token-refresh.messages';
 import { withTimeout } from '../core/deadline';
 import { ConnectionMonitor, quit, redisErrorCode } from './redis-connection';
 import { RedisConnectionHandle } from './redis-connection-handle';
@@ -135,7 +136,7 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
     try {
       return await this.#connection.run(command);
     } catch (error) {
-      this.#logger.debug(`token store "${this.keyPrefix}" ${operation} failed (${redisErrorCode(error)})`);
+      this.#logger.debug(Messages.redisCommandFailed(this.#connection.label, operation, redisErrorCode(error)));
       throw new TokenStoreError(operation);
     }
   }
@@ -176,7 +177,7 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
     });
     this.#subscriberMonitor = new ConnectionMonitor(subscriber, {
       logger: this.#logger,
-      label: `token store "${this.keyPrefix}" subscriber`,
+      label: Messages.redisSubscriberLabel(this.#connection.label),
     });
     subscriber.on('ready', () => void this.#subscribe(subscriber));
     subscriber.on('message', (channel: string, message: string) => {
@@ -190,7 +191,7 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
       await withTimeout(subscriber.subscribe(this.#connection.keys.channel), this.#connection.options.commandTimeout);
     } catch (error) {
       if (this.#subscriber !== subscriber) return;
-      this.#logger.warn(`token store "${this.keyPrefix}": subscribe failed (${redisErrorCode(error)}); reconnecting`);
+      this.#logger.warn(Messages.redisSubscribeFailed(this.#connection.label, redisErrorCode(error)));
       subscriber.disconnect(true);
       return;
     }
@@ -245,7 +246,7 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
       try {
         const { json, ...order } = serializeTokens(newest);
         const written = await this.#command('save', (redis) => this.#saveIfNotOlder(redis, json, order));
-        if (written === 1) this.#logger.log(`token store "${this.keyPrefix}": wrote back the newest tokens after reconnecting`);
+        if (written === 1) this.#logger.log(Messages.redisWroteBack(this.#connection.label));
       } catch {
         this.#writeBackPending = true; // the next reconnect tries again
       }
@@ -262,7 +263,7 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
       try {
         listener({ ...tokens });
       } catch {
-        this.#logger.warn(`token store "${this.keyPrefix}": a watch listener threw; ignored`);
+        this.#logger.warn(Messages.redisWatchListenerThrew(this.#connection.label));
       }
     }
   }
