@@ -26,7 +26,7 @@ class FakeAppClient extends EventEmitter {
 
 const spec = (extra: Partial<RedisConnectionSpec<RedisTokenStoreOptions, ResolvedStoreOptions>> = {}) => ({
   path: 'tokenStore',
-  notAnInstanceMessage: 'pass a connection or a URL, not the class',
+  className: 'RedisTokenStore',
   kind: 'token store',
   resolveOptions: resolveStoreOptions,
   ...extra,
@@ -53,7 +53,7 @@ describe('RedisConnectionHandle.open', () => {
 
   it('says what to pass when given something that is neither a client nor options, and checks options first', () => {
     expect(() => RedisConnectionHandle.open(RedisConnectionHandle as never, undefined, spec())).toThrow(
-      new TokenRefreshConfigError('tokenStore', 'pass a connection or a URL, not the class'),
+      'RedisTokenStore needs a connection or a URL: pass tokenStore: new RedisTokenStore(redis, { keyPrefix }) or new RedisTokenStore({ url, keyPrefix }), not the class',
     );
     expect(() => adopt(new FakeAppClient('ready'), { keyPrefix: '' })).toThrow(TokenRefreshConfigError);
     expect(() => RedisConnectionHandle.open({ url: 'http://127.0.0.1:6379', keyPrefix: 'p' }, undefined, spec())).toThrow(

@@ -10,8 +10,8 @@ import { type RedisCoordinationOptions, type RedisUrlOptions, type ResolvedStore
 export interface RedisConnectionSpec<O extends RedisCoordinationOptions, R extends ResolvedStoreOptions> {
   /** The option path in error messages: `tokenStore` or `lock`. */
   path: string;
-  /** Thrown when the first argument is neither a client nor an options object (e.g. the class itself). */
-  notAnInstanceMessage: string;
+  /** The class being built, for the message that says how to build it. */
+  className: string;
   /** Names the user of the connection in logs, followed by the quoted key prefix: `token store`, `refresh lock`. */
   kind: string;
   resolveOptions(options: O | undefined, path: string): R;
@@ -46,7 +46,11 @@ export class RedisConnectionHandle<R extends ResolvedStoreOptions> {
     const byUrl = !isRedisClient(redisOrOptions);
     // Nest builds a class given as an option with no arguments: say what to pass instead.
     if (byUrl && (redisOrOptions === null || typeof redisOrOptions !== 'object')) {
-      throw new TokenRefreshConfigError(spec.path, spec.notAnInstanceMessage);
+      const { className: name, path } = spec;
+      throw new TokenRefreshConfigError(
+        path,
+        `${name} needs a connection or a URL: pass ${path}: new ${name}(redis, { keyPrefix }) or new ${name}({ url, keyPrefix }), not the class`,
+      );
     }
     const options = spec.resolveOptions(byUrl ? (redisOrOptions as O & RedisUrlOptions) : maybeOptions, spec.path);
     const label = Messages.redisLabel(spec.kind, options.keyPrefix);

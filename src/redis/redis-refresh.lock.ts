@@ -49,8 +49,7 @@ export class RedisRefreshLock extends Redacted implements RefreshLock, OnApplica
     super();
     this.#connection = RedisConnectionHandle.open(redisOrOptions, maybeOptions, {
       path: 'lock',
-      notAnInstanceMessage:
-        'RedisRefreshLock needs a connection or a URL: pass lock: new RedisRefreshLock(redis, { keyPrefix }) or new RedisRefreshLock({ url, keyPrefix }), not the class',
+      className: RedisRefreshLock.name,
       kind: 'refresh lock',
       resolveOptions: resolveLockOptions,
     });

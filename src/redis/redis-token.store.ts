@@ -68,8 +68,7 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
     super();
     this.#connection = RedisConnectionHandle.open(redisOrOptions, maybeOptions, {
       path: 'tokenStore',
-      notAnInstanceMessage:
-        'RedisTokenStore needs a connection or a URL: pass tokenStore: new RedisTokenStore(redis, { keyPrefix }) or new RedisTokenStore({ url, keyPrefix }), not the class',
+      className: RedisTokenStore.name,
       kind: 'token store',
       resolveOptions: resolveStoreOptions,
       onRecovered: () => this.#requestResync(true),
