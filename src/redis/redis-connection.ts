@@ -5,15 +5,19 @@ import { safeIdentifier } from '../core/error-classification';
 import { Messages } from '../common/token-refresh.messages';
 
 /**
- * Options for connections this package opens. Commands fail at once while Redis is down
- * (no offline queue, no resending after a reconnect) instead of queueing: a refresh lock
- * granted late, after its caller gave up, or a save replayed minutes later, is worse than
- * an error the refresh manager backs off from.
+ * Commands fail at once while Redis is down (no offline queue, no resending after a
+ * reconnect) instead of queueing: a refresh lock granted late, after its caller gave up, or a
+ * save replayed minutes later, is worse than an error the refresh manager backs off from.
  */
-export const FAIL_FAST_REDIS_OPTIONS: Readonly<RedisOptions> = Object.freeze({
+export const FAIL_FAST_COMMANDS: Readonly<RedisOptions> = Object.freeze({
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
   autoResendUnfulfilledCommands: false,
+});
+
+/** Options for connections this package opens: fail-fast commands, quick reconnects. */
+export const FAIL_FAST_REDIS_OPTIONS: Readonly<RedisOptions> = Object.freeze({
+  ...FAIL_FAST_COMMANDS,
   connectTimeout: 5_000,
   // Reconnect quickly and keep trying: a replica must resync soon after Redis is back.
   retryStrategy: (times: number) => Math.min(times * 100, 1_000) + Math.floor(Math.random() * 100),

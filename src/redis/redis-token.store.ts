@@ -8,7 +8,7 @@ import { type StoredTokens, type TokenStore } from '../common/interfaces/token-s
 import { TokenStoreConflictError, TokenStoreError } from '../common/token-refresh.errors';
 import { Messages } from '../common/token-refresh.messages';
 import { withTimeout } from '../core/deadline';
-import { ConnectionMonitor, quit, redisErrorCode } from './redis-connection';
+import { ConnectionMonitor, FAIL_FAST_COMMANDS, quit, redisErrorCode } from './redis-connection';
 import { RedisConnectionHandle } from './redis-connection-handle';
 import { SAVE_IF_NOT_OLDER } from './redis-scripts';
 import {
@@ -167,13 +167,7 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
   #openSubscriber(): Redis {
     // Its own connection: a subscribed RESP2 connection can run nothing else. Subscribed on
     // every 'ready' by us, not by ioredis, so that a reload follows each (re)subscription.
-    const subscriber = this.#connection.redis.duplicate({
-      lazyConnect: false,
-      autoResubscribe: false,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      autoResendUnfulfilledCommands: false,
-    });
+    const subscriber = this.#connection.redis.duplicate({ ...FAIL_FAST_COMMANDS, lazyConnect: false, autoResubscribe: false });
     this.#subscriberMonitor = new ConnectionMonitor(subscriber, {
       logger: this.#logger,
       label: Messages.redisSubscriberLabel(this.#connection.label),
