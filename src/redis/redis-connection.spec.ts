@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DeadlineExceededError } from '../core/deadline';
 import {
   ConnectionMonitor,
@@ -26,6 +26,10 @@ class FakeConnection extends EventEmitter implements MonitoredConnection {
 }
 
 describe('ConnectionMonitor', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('reports a recovery only after a loss, with the time since', () => {
     const connection = new FakeConnection('connecting');
     const onRecovered = vi.fn();
@@ -58,7 +62,13 @@ describe('ConnectionMonitor', () => {
     refused.set('reconnecting', 'close');
     await expect(first).rejects.toThrow('connect failed');
 
-    await expect(new ConnectionMonitor(new FakeConnection('connecting')).ensureReady(10)).rejects.toThrow('connect timeout');
+    vi.useFakeTimers();
+    const silent = new FakeConnection('connecting');
+    const timedOut = expect(new ConnectionMonitor(silent).ensureReady(10)).rejects.toThrow(new RedisUnavailableError('connect timeout'));
+    await vi.advanceTimersByTimeAsync(10);
+    await timedOut;
+    // Only the monitor's own listeners are left: a wait that ended leaves nothing behind.
+    expect([silent.listenerCount('ready'), silent.listenerCount('close'), refused.listenerCount('ready')]).toEqual([1, 1, 1]);
   });
 
   it('starts a lazy connection', async () => {

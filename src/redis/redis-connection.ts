@@ -128,20 +128,22 @@ export class ConnectionMonitor {
       throw new RedisUnavailableError(status);
     }
     if (status === 'wait') this.#redis.connect().catch(() => undefined);
-    await new Promise<void>((resolve, reject) => {
-      const done = (error?: Error): void => {
-        clearTimeout(timer);
-        this.#redis.off('ready', onReady);
-        this.#redis.off('close', onClose);
-        if (error) reject(error);
-        else resolve();
-      };
-      const onReady = (): void => done();
-      const onClose = (): void => done(new RedisUnavailableError('connect failed'));
-      const timer = setTimeout(() => done(new RedisUnavailableError('connect timeout')), timeoutMs);
+    let onReady!: () => void;
+    let onClose!: () => void;
+    const connected = new Promise<void>((resolve, reject) => {
+      onReady = resolve;
+      onClose = () => reject(new RedisUnavailableError('connect failed'));
       this.#redis.once('ready', onReady);
       this.#redis.once('close', onClose);
     });
+    try {
+      await withTimeout(connected, timeoutMs);
+    } catch (error) {
+      throw error instanceof DeadlineExceededError ? new RedisUnavailableError('connect timeout') : error;
+    } finally {
+      this.#redis.off('ready', onReady);
+      this.#redis.off('close', onClose);
+    }
   }
 
   dispose(): void {
