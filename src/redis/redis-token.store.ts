@@ -30,10 +30,10 @@ type Listener = (tokens: TokenPair) => void;
 /**
  * Tokens in Redis, shared by every replica of an app: one JSON value per key prefix.
  *
- * - save() never replaces stored tokens that are newer (compared in Lua): obtained later
- *   (issuedAt), with expiry as the tie-break (see compareOrder). So a new login replaces an
- *   older pair that expires later, and a late or replayed save never wins. It announces the
- *   change on a pub/sub channel: a notice with the two times only, never a token.
+ * - save() never replaces stored tokens that are newer (compareTokenOrder, checked in Lua):
+ *   a higher version, then obtained later (issuedAt), then expiring later. So a new login
+ *   replaces an older pair that expires later, and a late or replayed save never wins. It
+ *   announces the change on a pub/sub channel: a notice with the order only, never a token.
  * - watch() listeners hear about tokens saved by other replicas at once: on a notice, the
  *   store loads the key and hands the pair over (the manager adopts it only if newer).
  * - After a lost connection comes back, it writes back the newest pair it has seen (a
