@@ -35,4 +35,17 @@ export const Messages = {
     `"${name}" refresh still running after ${timeout} ms at stop; aborted`,
   lockReleaseFailed: (name: string) => `"${name}" could not release the refresh lock; its lease will expire`,
   watchFailed: (name: string) => `"${name}" tokens announced by another replica were invalid; ignored`,
+
+  // ---------------------------------------------------------------- Redis (src/redis)
+  // `label` names what uses the connection, as redisLabel builds it: `token store "myapp:crm"`.
+  // `code` is a redisErrorCode: an identifier, never an ioredis message (it may quote a token).
+  redisLabel: (kind: string, keyPrefix: string) => `${kind} "${keyPrefix}"`,
+  redisSubscriberLabel: (label: string) => `${label} subscriber`,
+  redisConnectionFailed: (label: string, code: string) => `${label}: connection failed (${code}); reconnecting`,
+  redisConnectionRestored: (label: string) => `${label}: connection restored`,
+  redisCommandFailed: (label: string, operation: string, code: string) => `${label} ${operation} failed (${code})`,
+  redisSubscribeFailed: (label: string, code: string) => `${label}: subscribe failed (${code}); reconnecting`,
+  redisWroteBack: (label: string) => `${label}: wrote back the newest tokens after reconnecting`,
+  redisWatchListenerThrew: (label: string) => `${label}: a watch listener threw; ignored`,
+  redisLockLost: (label: string, reason: string) => `${label} lost: ${reason}`,
 };

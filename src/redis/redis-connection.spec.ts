@@ -1,13 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DeadlineExceededError } from '../core/deadline';
 import {
   ConnectionMonitor,
   FAIL_FAST_REDIS_OPTIONS,
   type MonitoredConnection,
-  RedisTimeoutError,
   RedisUnavailableError,
   redisErrorCode,
-  withTimeout,
 } from './redis-connection';
 
 /** Just enough of an ioredis client: a status and its events. */
@@ -27,6 +26,10 @@ class FakeConnection extends EventEmitter implements MonitoredConnection {
 }
 
 describe('ConnectionMonitor', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('reports a recovery only after a loss, with the time since', () => {
     const connection = new FakeConnection('connecting');
     const onRecovered = vi.fn();
@@ -59,7 +62,13 @@ describe('ConnectionMonitor', () => {
     refused.set('reconnecting', 'close');
     await expect(first).rejects.toThrow('connect failed');
 
-    await expect(new ConnectionMonitor(new FakeConnection('connecting')).ensureReady(10)).rejects.toThrow('connect timeout');
+    vi.useFakeTimers();
+    const silent = new FakeConnection('connecting');
+    const timedOut = expect(new ConnectionMonitor(silent).ensureReady(10)).rejects.toThrow(new RedisUnavailableError('connect timeout'));
+    await vi.advanceTimersByTimeAsync(10);
+    await timedOut;
+    // Only the monitor's own listeners are left: a wait that ended leaves nothing behind.
+    expect([silent.listenerCount('ready'), silent.listenerCount('close'), refused.listenerCount('ready')]).toEqual([1, 1, 1]);
   });
 
   it('starts a lazy connection', async () => {
@@ -90,29 +99,10 @@ describe('ConnectionMonitor', () => {
   });
 });
 
-describe('withTimeout', () => {
-  it('passes a timely result through', async () => {
-    await expect(withTimeout(Promise.resolve('OK'), 100)).resolves.toBe('OK');
-  });
-
-  it('rejects when the command is slow, and hands its late result to onLate', async () => {
-    let answer!: (value: string) => void;
-    const slow = new Promise<string>((resolve) => {
-      answer = resolve;
-    });
-    const late = vi.fn();
-    await expect(withTimeout(slow, 10, late)).rejects.toBeInstanceOf(RedisTimeoutError);
-    answer('OK');
-    await slow;
-    await Promise.resolve();
-    expect(late).toHaveBeenCalledWith('OK');
-  });
-});
-
 describe('redisErrorCode', () => {
   it('gives a code or a class name, never a message', () => {
     expect(redisErrorCode(Object.assign(new Error('SET key {"refreshToken":"rt-SECRET"}'), { code: 'ECONNRESET' }))).toBe('ECONNRESET');
-    expect(redisErrorCode(new RedisTimeoutError(5))).toBe('timeout');
+    expect(redisErrorCode(new DeadlineExceededError(5))).toBe('timeout');
     expect(redisErrorCode(new TypeError('at-SECRET'))).toBe('TypeError');
     expect(redisErrorCode({ code: 'a code with spaces and at-SECRET' })).toBe('unknown');
   });

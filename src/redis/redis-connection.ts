@@ -1,16 +1,23 @@
 import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
+import { DeadlineExceededError, withTimeout } from '../core/deadline';
+import { safeIdentifier } from '../core/error-classification';
+import { Messages } from '../common/token-refresh.messages';
 
 /**
- * Options for connections this package opens. Commands fail at once while Redis is down
- * (no offline queue, no resending after a reconnect) instead of queueing: a refresh lock
- * granted late, after its caller gave up, or a save replayed minutes later, is worse than
- * an error the refresh manager backs off from.
+ * Commands fail at once while Redis is down (no offline queue, no resending after a
+ * reconnect) instead of queueing: a refresh lock granted late, after its caller gave up, or a
+ * save replayed minutes later, is worse than an error the refresh manager backs off from.
  */
-export const FAIL_FAST_REDIS_OPTIONS: Readonly<RedisOptions> = Object.freeze({
+export const FAIL_FAST_COMMANDS: Readonly<RedisOptions> = Object.freeze({
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
   autoResendUnfulfilledCommands: false,
+});
+
+/** Options for connections this package opens: fail-fast commands, quick reconnects. */
+export const FAIL_FAST_REDIS_OPTIONS: Readonly<RedisOptions> = Object.freeze({
+  ...FAIL_FAST_COMMANDS,
   connectTimeout: 5_000,
   // Reconnect quickly and keep trying: a replica must resync soon after Redis is back.
   retryStrategy: (times: number) => Math.min(times * 100, 1_000) + Math.floor(Math.random() * 100),
@@ -53,6 +60,14 @@ export class RedisUnavailableError extends Error {
   }
 }
 
+/** A command that failed, timed out or could not be sent, by code only (see redisErrorCode). */
+export class RedisCommandError extends Error {
+  constructor(readonly reason: string) {
+    super(`Redis command failed (${reason})`);
+    this.name = 'RedisCommandError';
+  }
+}
+
 /**
  * Follows one connection: whether it is usable, whether it came back from a loss (and when),
  * so callers can fail fast while it is down and resync once it returns.
@@ -74,7 +89,7 @@ export class ConnectionMonitor {
       this.#everReady = true;
       if (this.#failing) {
         this.#failing = false;
-        options.logger?.log(`${options.label ?? 'Redis'}: connection restored`);
+        options.logger?.log(Messages.redisConnectionRestored(options.label ?? 'Redis'));
       }
       if (recovered) {
         this.#recoveredAt = Date.now();
@@ -88,7 +103,7 @@ export class ConnectionMonitor {
       this.#listen('error', (error: unknown) => {
         if (this.#failing) return;
         this.#failing = true;
-        options.logger?.warn(`${options.label ?? 'Redis'}: connection failed (${redisErrorCode(error)}); reconnecting`);
+        options.logger?.warn(Messages.redisConnectionFailed(options.label ?? 'Redis', redisErrorCode(error)));
       });
     }
   }
@@ -113,20 +128,22 @@ export class ConnectionMonitor {
       throw new RedisUnavailableError(status);
     }
     if (status === 'wait') this.#redis.connect().catch(() => undefined);
-    await new Promise<void>((resolve, reject) => {
-      const done = (error?: Error): void => {
-        clearTimeout(timer);
-        this.#redis.off('ready', onReady);
-        this.#redis.off('close', onClose);
-        if (error) reject(error);
-        else resolve();
-      };
-      const onReady = (): void => done();
-      const onClose = (): void => done(new RedisUnavailableError('connect failed'));
-      const timer = setTimeout(() => done(new RedisUnavailableError('connect timeout')), timeoutMs);
+    let onReady!: () => void;
+    let onClose!: () => void;
+    const connected = new Promise<void>((resolve, reject) => {
+      onReady = resolve;
+      onClose = () => reject(new RedisUnavailableError('connect failed'));
       this.#redis.once('ready', onReady);
       this.#redis.once('close', onClose);
     });
+    try {
+      await withTimeout(connected, timeoutMs);
+    } catch (error) {
+      throw error instanceof DeadlineExceededError ? new RedisUnavailableError('connect timeout') : error;
+    } finally {
+      this.#redis.off('ready', onReady);
+      this.#redis.off('close', onClose);
+    }
   }
 
   dispose(): void {
@@ -140,48 +157,18 @@ export class ConnectionMonitor {
   }
 }
 
-/** Raised by withTimeout. */
-export class RedisTimeoutError extends Error {
-  constructor(readonly timeoutMs: number) {
-    super(`Redis did not answer within ${timeoutMs} ms`);
-    this.name = 'RedisTimeoutError';
-  }
-}
-
-/**
- * Rejects after `ms` if the command has not settled. A late result goes to `onLate` (e.g. to
- * undo a lock that was granted after we gave up); a late failure is swallowed.
- */
-export function withTimeout<T>(promise: Promise<T>, ms: number, onLate?: (value: T) => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  let timedOut = false;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      timedOut = true;
-      reject(new RedisTimeoutError(ms));
-    }, ms);
-  });
-  promise.then(
-    (value) => {
-      if (timedOut) onLate?.(value);
-    },
-    () => undefined,
-  );
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /**
  * A short, safe description of a Redis failure for logs and error messages: a code such as
  * ECONNREFUSED, or the error's class name. Never its message or fields: ioredis errors can
  * carry the command's arguments, and ours include tokens.
  */
 export function redisErrorCode(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && /^[A-Za-z0-9_]{1,32}$/.test(code)) return code;
+  const code = safeIdentifier((error as { code?: unknown } | null)?.code);
+  if (code !== undefined) return code;
   if (error instanceof RedisUnavailableError) return `unavailable: ${error.reason}`;
-  if (error instanceof RedisTimeoutError) return 'timeout';
-  const name = (error as { name?: unknown } | null)?.name;
-  return typeof name === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(name) ? name : 'unknown';
+  if (error instanceof RedisCommandError) return error.reason;
+  if (error instanceof DeadlineExceededError) return 'timeout';
+  return safeIdentifier((error as { name?: unknown } | null)?.name) ?? 'unknown';
 }
 
 /** An ioredis client (or anything shaped like one), as opposed to an options object. */

@@ -2,12 +2,12 @@ import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Redis } from 'ioredis';
-import { redactedInspect } from '../core/redaction';
+import { Redacted } from '../core/redaction';
 import { type RefreshLock, type RefreshLockHandle } from '../common/interfaces/refresh-lock.interface';
 import { RefreshAbortedError, RefreshLockError } from '../common/token-refresh.errors';
-import { resolveRedisClientSource } from './redis-client-source';
-import { ConnectionMonitor, quit, redisErrorCode, withTimeout } from './redis-connection';
-import { type RedisKeys } from './redis-keys';
+import { Messages } from '../common/token-refresh.messages';
+import { redisErrorCode } from './redis-connection';
+import { RedisConnectionHandle } from './redis-connection-handle';
 import { RELEASE_IF_OWNER, RENEW_IF_OWNER } from './redis-scripts';
 import {
   type RedisRefreshLockOptions,
@@ -32,15 +32,11 @@ import {
  * - After its connection comes back from a loss it grants nothing for resyncDelay, so every
  *   replica can first write back the newest tokens it holds (see RedisTokenStore).
  */
-export class RedisRefreshLock implements RefreshLock, OnApplicationShutdown {
+export class RedisRefreshLock extends Redacted implements RefreshLock, OnApplicationShutdown {
   readonly distributed = true;
   readonly keyPrefix: string;
-  readonly #redis: Redis;
-  readonly #ownsConnection: boolean;
-  readonly #options: ResolvedLockOptions;
-  readonly #keys: RedisKeys;
-  readonly #monitor: ConnectionMonitor;
-  readonly #logger = new Logger(RedisRefreshLock.name);
+  readonly #connection: RedisConnectionHandle<ResolvedLockOptions>;
+  readonly #ops: LockOps;
   readonly #held = new Set<RedisLockHandle>();
   #closed = false;
 
@@ -50,26 +46,23 @@ export class RedisRefreshLock implements RefreshLock, OnApplicationShutdown {
     redisOrOptions: Redis | (RedisRefreshLockOptions & RedisUrlOptions),
     maybeOptions?: RedisRefreshLockOptions,
   ) {
-    const source = resolveRedisClientSource(redisOrOptions, maybeOptions, {
+    super();
+    this.#connection = RedisConnectionHandle.open(redisOrOptions, maybeOptions, {
       path: 'lock',
-      notAnInstanceMessage:
-        'RedisRefreshLock needs a connection or a URL: pass lock: new RedisRefreshLock(redis, { keyPrefix }) or new RedisRefreshLock({ url, keyPrefix }), not the class',
-      label: 'refresh lock',
+      className: RedisRefreshLock.name,
+      kind: 'refresh lock',
       resolveOptions: resolveLockOptions,
     });
-    this.#redis = source.redis;
-    this.#ownsConnection = source.ownsConnection;
-    this.#options = source.options;
-    this.#keys = source.keys;
-    this.keyPrefix = this.#options.keyPrefix;
-    this.#monitor = new ConnectionMonitor(this.#redis);
+    this.keyPrefix = this.#connection.options.keyPrefix;
+    this.#ops = lockOps(this.#connection);
   }
 
   get lease(): number {
-    return this.#options.lease;
+    return this.#connection.options.lease;
   }
 
   async acquire({ waitMs, signal }: { waitMs: number; signal: AbortSignal }): Promise<RefreshLockHandle | null> {
+    const options = this.#connection.options;
     const deadline = Date.now() + (Number.isFinite(waitMs) ? Math.max(0, waitMs) : 0);
     const owner = randomBytes(16).toString('base64url');
     for (;;) {
@@ -77,11 +70,11 @@ export class RedisRefreshLock implements RefreshLock, OnApplicationShutdown {
       if (this.#closed) throw new RefreshLockError('refresh lock is closed');
       if (!this.#resyncing()) {
         const sentAt = Date.now();
-        if (await this.#trySet(owner)) return this.#track(new RedisLockHandle(this.#ops(), owner, sentAt, this.#options));
+        if (await this.#trySet(owner)) return this.#track(new RedisLockHandle(this.#ops, owner, sentAt, options));
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) return null;
-      const jittered = this.#options.retryDelay * (0.5 + Math.random());
+      const jittered = options.retryDelay * (0.5 + Math.random());
       await sleep(Math.min(remaining, jittered), undefined, { signal }).catch(() => undefined);
     }
   }
@@ -91,8 +84,7 @@ export class RedisRefreshLock implements RefreshLock, OnApplicationShutdown {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.allSettled([...this.#held].map((handle) => handle.release()));
-    this.#monitor.dispose();
-    if (this.#ownsConnection) await quit(this.#redis, this.#options.commandTimeout);
+    await this.#connection.close();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -101,19 +93,21 @@ export class RedisRefreshLock implements RefreshLock, OnApplicationShutdown {
 
   /** True while the connection is back from a loss for less than resyncDelay. */
   #resyncing(): boolean {
-    const since = this.#monitor.msSinceRecovery();
-    return since !== undefined && since < this.#options.resyncDelay;
+    const since = this.#connection.msSinceRecovery();
+    return since !== undefined && since < this.#connection.options.resyncDelay;
   }
 
   /** One SET NX. Redis down or too slow: RefreshLockError, at once. */
   async #trySet(owner: string): Promise<boolean> {
-    const { lease, commandTimeout } = this.#options;
+    const { keys, options } = this.#connection;
     try {
-      await this.#monitor.ensureReady(commandTimeout);
-      const reply = await withTimeout(this.#redis.set(this.#keys.lock, owner, 'PX', lease, 'NX'), commandTimeout, (late) => {
-        // Granted after we gave up: nobody will renew or release it, so give it back now.
-        if (late === 'OK') void this.#ops().release(owner).catch(() => undefined);
-      });
+      const reply = await this.#connection.run(
+        (redis) => redis.set(keys.lock, owner, 'PX', options.lease, 'NX'),
+        (late) => {
+          // Granted after we gave up: nobody will renew or release it, so give it back now.
+          if (late === 'OK') void this.#ops.release(owner).catch(() => undefined);
+        },
+      );
       return reply === 'OK';
     } catch (error) {
       throw new RefreshLockError(`refresh lock unavailable: Redis unreachable (${redisErrorCode(error)})`);
@@ -126,33 +120,9 @@ export class RedisRefreshLock implements RefreshLock, OnApplicationShutdown {
     return handle;
   }
 
-  #ops(): LockOps {
-    const key = this.#keys.lock;
-    const { lease, commandTimeout } = this.#options;
-    const run = async (script: string, args: string[]): Promise<number> => {
-      await this.#monitor.ensureReady(commandTimeout);
-      return (await withTimeout(this.#redis.eval(script, 1, key, ...args), commandTimeout)) as number;
-    };
-    return {
-      renew: (owner) => run(RENEW_IF_OWNER, [owner, String(lease)]),
-      release: (owner) => run(RELEASE_IF_OWNER, [owner]),
-      logger: this.#logger,
-      label: `refresh lock "${this.keyPrefix}"`,
-    };
-  }
-
-  // ---------------------------------------------------------------- redaction (the client may hold a password)
-
-  [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return redactedInspect(RedisRefreshLock.name, this.#summary());
-  }
-
-  toJSON(): object {
-    return this.#summary();
-  }
-
-  #summary(): Record<string, unknown> {
-    return { keyPrefix: this.keyPrefix, lease: this.#options.lease, connected: this.#monitor.isReady, held: this.#held.size };
+  /** What util.inspect and JSON show: never the client, which may hold a password. */
+  protected redactedSummary(): Record<string, unknown> {
+    return { keyPrefix: this.keyPrefix, lease: this.lease, connected: this.#connection.connected, held: this.#held.size };
   }
 }
 
@@ -161,6 +131,19 @@ interface LockOps {
   release(owner: string): Promise<number>;
   logger: Logger;
   label: string;
+}
+
+/** The owner-checked scripts on one lock key. */
+function lockOps(connection: RedisConnectionHandle<ResolvedLockOptions>): LockOps {
+  const key = connection.keys.lock;
+  const run = (script: string, args: string[]): Promise<number> =>
+    connection.run(async (redis) => (await redis.eval(script, 1, key, ...args)) as number);
+  return {
+    renew: (owner) => run(RENEW_IF_OWNER, [owner, String(connection.options.lease)]),
+    release: (owner) => run(RELEASE_IF_OWNER, [owner]),
+    logger: new Logger(RedisRefreshLock.name),
+    label: connection.label,
+  };
 }
 
 /** One holding of the lock: renews it until released, and says when it is lost. */
@@ -228,7 +211,7 @@ class RedisLockHandle implements RefreshLockHandle {
 
   #markLost(reason: string): void {
     if (this.#released) return;
-    this.#ops.logger.warn(`${this.#ops.label} lost: ${reason}`);
+    this.#ops.logger.warn(Messages.redisLockLost(this.#ops.label, reason));
     this.#stop();
     this.#lost.abort(new RefreshLockError(`refresh lock lost: ${reason}`));
   }

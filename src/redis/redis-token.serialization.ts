@@ -1,4 +1,4 @@
-import { type TokenOrder } from '../core/tokens';
+import { epochOf, type TokenOrder } from '../core/tokens';
 import { type StoredTokens } from '../common/interfaces/token-store.interface';
 import { TokenStoreUnreadableError, TokenValidationError } from '../common/token-refresh.errors';
 
@@ -105,8 +105,9 @@ export function parseAnnouncement(raw: string): Announcement | undefined {
   }
 }
 
+/** Epoch ms as a JSON number (the rule is core's epochOf; a Date is no JSON value). */
 function isEpochMs(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+  return typeof value === 'number' && epochOf(value) !== undefined;
 }
 
 function isVersion(value: unknown): value is number {

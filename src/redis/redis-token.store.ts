@@ -1,14 +1,15 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { type Redis } from 'ioredis';
-import { redactedInspect } from '../core/redaction';
+import { Redacted } from '../core/redaction';
 import { compareTokenOrder, type TokenOrder } from '../core/tokens';
 import { type TokenPair } from '../common/interfaces/token-pair.interface';
 import { type StoredTokens, type TokenStore } from '../common/interfaces/token-store.interface';
 import { TokenStoreConflictError, TokenStoreError } from '../common/token-refresh.errors';
-import { resolveRedisClientSource } from './redis-client-source';
-import { ConnectionMonitor, quit, redisErrorCode, withTimeout } from './redis-connection';
-import { type RedisKeys } from './redis-keys';
+import { Messages } from '../common/token-refresh.messages';
+import { withTimeout } from '../core/deadline';
+import { ConnectionMonitor, FAIL_FAST_COMMANDS, quit, redisErrorCode } from './redis-connection';
+import { RedisConnectionHandle } from './redis-connection-handle';
 import { SAVE_IF_NOT_OLDER } from './redis-scripts';
 import {
   encodeAnnouncement,
@@ -29,10 +30,10 @@ type Listener = (tokens: TokenPair) => void;
 /**
  * Tokens in Redis, shared by every replica of an app: one JSON value per key prefix.
  *
- * - save() never replaces stored tokens that are newer (compared in Lua): obtained later
- *   (issuedAt), with expiry as the tie-break (see compareOrder). So a new login replaces an
- *   older pair that expires later, and a late or replayed save never wins. It announces the
- *   change on a pub/sub channel: a notice with the two times only, never a token.
+ * - save() never replaces stored tokens that are newer (compareTokenOrder, checked in Lua):
+ *   a higher version, then obtained later (issuedAt), then expiring later. So a new login
+ *   replaces an older pair that expires later, and a late or replayed save never wins. It
+ *   announces the change on a pub/sub channel: a notice with the order only, never a token.
  * - watch() listeners hear about tokens saved by other replicas at once: on a notice, the
  *   store loads the key and hands the pair over (the manager adopts it only if newer).
  * - After a lost connection comes back, it writes back the newest pair it has seen (a
@@ -42,13 +43,9 @@ type Listener = (tokens: TokenPair) => void;
  * `new RedisTokenStore(redis, { keyPrefix })` uses the app's connection and leaves it open;
  * `new RedisTokenStore({ url, keyPrefix })` opens its own and closes it on shutdown.
  */
-export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
+export class RedisTokenStore extends Redacted implements TokenStore, OnApplicationShutdown {
   readonly keyPrefix: string;
-  readonly #redis: Redis;
-  readonly #ownsConnection: boolean;
-  readonly #options: ResolvedStoreOptions;
-  readonly #keys: RedisKeys;
-  readonly #monitor: ConnectionMonitor;
+  readonly #connection: RedisConnectionHandle<ResolvedStoreOptions>;
   readonly #logger = new Logger(RedisTokenStore.name);
   /** Tells this instance's own notices apart from other replicas'. */
   readonly #origin = randomUUID();
@@ -68,19 +65,15 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
     redisOrOptions: Redis | (RedisTokenStoreOptions & RedisUrlOptions),
     maybeOptions?: RedisTokenStoreOptions,
   ) {
-    const source = resolveRedisClientSource(redisOrOptions, maybeOptions, {
+    super();
+    this.#connection = RedisConnectionHandle.open(redisOrOptions, maybeOptions, {
       path: 'tokenStore',
-      notAnInstanceMessage:
-        'RedisTokenStore needs a connection or a URL: pass tokenStore: new RedisTokenStore(redis, { keyPrefix }) or new RedisTokenStore({ url, keyPrefix }), not the class',
-      label: 'token store',
+      className: RedisTokenStore.name,
+      kind: 'token store',
       resolveOptions: resolveStoreOptions,
+      onRecovered: () => this.#requestResync(true),
     });
-    this.#redis = source.redis;
-    this.#ownsConnection = source.ownsConnection;
-    this.#options = source.options;
-    this.#keys = source.keys;
-    this.keyPrefix = this.#options.keyPrefix;
-    this.#monitor = new ConnectionMonitor(this.#redis, { onRecovered: () => this.#requestResync(true) });
+    this.keyPrefix = this.#connection.options.keyPrefix;
   }
 
   /**
@@ -88,7 +81,7 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
    * release does not know) throws TokenStoreUnreadableError: the manager treats it as absent.
    */
   async load(): Promise<StoredTokens | null> {
-    const raw = await this.#command('load', () => this.#redis.get(this.#keys.tokens));
+    const raw = await this.#command('load', (redis) => redis.get(this.#connection.keys.tokens));
     if (raw === null) return null;
     const tokens = parseStoredTokens(raw);
     this.#remember(tokens);
@@ -100,14 +93,14 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
     const { json, ...order } = serializeTokens(tokens);
     // Remembered even if the save fails: a reconnect writes it back.
     this.#remember(tokens);
-    const written = await this.#command('save', () => this.#saveIfNotOlder(json, order));
+    const written = await this.#command('save', (redis) => this.#saveIfNotOlder(redis, json, order));
     if (written === 0) throw new TokenStoreConflictError();
   }
 
   /** Deletes the stored tokens (e.g. to force every replica to log in again). */
   async clear(): Promise<void> {
     this.#newest = undefined;
-    await this.#command('save', () => this.#redis.del(this.#keys.tokens));
+    await this.#command('save', (redis) => redis.del(this.#connection.keys.tokens));
   }
 
   watch(listener: Listener): () => Promise<void> {
@@ -126,8 +119,7 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
     this.#closed = true;
     this.#listeners.clear();
     await this.#closeSubscriber();
-    this.#monitor.dispose();
-    if (this.#ownsConnection) await quit(this.#redis, this.#options.commandTimeout);
+    await this.#connection.close();
   }
 
   /** Nest calls this after every beforeApplicationShutdown, so the service has saved its last tokens. */
@@ -137,23 +129,22 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
 
   // ---------------------------------------------------------------- commands
 
-  /** Runs one command: waits for the first connect only, bounds it in time, and never lets an ioredis error out. */
-  async #command<T>(operation: 'load' | 'save', run: () => Promise<T>): Promise<T> {
+  /** Runs one command (see RedisConnectionHandle.run); any failure becomes a TokenStoreError, its code logged at debug level. */
+  async #command<T>(operation: 'load' | 'save', command: (redis: Redis) => Promise<T>): Promise<T> {
     if (this.#closed) throw new TokenStoreError(operation);
     try {
-      await this.#monitor.ensureReady(this.#options.commandTimeout);
-      return await withTimeout(run(), this.#options.commandTimeout);
+      return await this.#connection.run(command);
     } catch (error) {
-      this.#logger.debug(`token store "${this.keyPrefix}" ${operation} failed (${redisErrorCode(error)})`);
+      this.#logger.debug(Messages.redisCommandFailed(this.#connection.label, operation, redisErrorCode(error)));
       throw new TokenStoreError(operation);
     }
   }
 
-  async #saveIfNotOlder(json: string, order: Required<TokenOrder>): Promise<number> {
-    const keys = this.#keys;
+  async #saveIfNotOlder(redis: Redis, json: string, order: Required<TokenOrder>): Promise<number> {
+    const keys = this.#connection.keys;
     const notice = encodeAnnouncement({ ...order, origin: this.#origin });
     const { version, issuedAt, expiresAt } = order;
-    return (await this.#redis.eval(
+    return (await redis.eval(
       SAVE_IF_NOT_OLDER,
       1,
       keys.tokens,
@@ -176,30 +167,24 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
   #openSubscriber(): Redis {
     // Its own connection: a subscribed RESP2 connection can run nothing else. Subscribed on
     // every 'ready' by us, not by ioredis, so that a reload follows each (re)subscription.
-    const subscriber = this.#redis.duplicate({
-      lazyConnect: false,
-      autoResubscribe: false,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      autoResendUnfulfilledCommands: false,
-    });
+    const subscriber = this.#connection.redis.duplicate({ ...FAIL_FAST_COMMANDS, lazyConnect: false, autoResubscribe: false });
     this.#subscriberMonitor = new ConnectionMonitor(subscriber, {
       logger: this.#logger,
-      label: `token store "${this.keyPrefix}" subscriber`,
+      label: Messages.redisSubscriberLabel(this.#connection.label),
     });
     subscriber.on('ready', () => void this.#subscribe(subscriber));
     subscriber.on('message', (channel: string, message: string) => {
-      if (channel === this.#keys.channel) this.#onNotice(message);
+      if (channel === this.#connection.keys.channel) this.#onNotice(message);
     });
     return subscriber;
   }
 
   async #subscribe(subscriber: Redis): Promise<void> {
     try {
-      await withTimeout(subscriber.subscribe(this.#keys.channel), this.#options.commandTimeout);
+      await withTimeout(subscriber.subscribe(this.#connection.keys.channel), this.#connection.options.commandTimeout);
     } catch (error) {
       if (this.#subscriber !== subscriber) return;
-      this.#logger.warn(`token store "${this.keyPrefix}": subscribe failed (${redisErrorCode(error)}); reconnecting`);
+      this.#logger.warn(Messages.redisSubscribeFailed(this.#connection.label, redisErrorCode(error)));
       subscriber.disconnect(true);
       return;
     }
@@ -217,7 +202,7 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
       subscriber.removeAllListeners('ready');
       // Errors during the close must still have a listener, or ioredis prints them.
       subscriber.on('error', () => undefined);
-      await quit(subscriber, this.#options.commandTimeout);
+      await quit(subscriber, this.#connection.options.commandTimeout);
     }
   }
 
@@ -253,8 +238,8 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
       this.#writeBackPending = false;
       try {
         const { json, ...order } = serializeTokens(newest);
-        const written = await this.#command('save', () => this.#saveIfNotOlder(json, order));
-        if (written === 1) this.#logger.log(`token store "${this.keyPrefix}": wrote back the newest tokens after reconnecting`);
+        const written = await this.#command('save', (redis) => this.#saveIfNotOlder(redis, json, order));
+        if (written === 1) this.#logger.log(Messages.redisWroteBack(this.#connection.label));
       } catch {
         this.#writeBackPending = true; // the next reconnect tries again
       }
@@ -271,22 +256,12 @@ export class RedisTokenStore implements TokenStore, OnApplicationShutdown {
       try {
         listener({ ...tokens });
       } catch {
-        this.#logger.warn(`token store "${this.keyPrefix}": a watch listener threw; ignored`);
+        this.#logger.warn(Messages.redisWatchListenerThrew(this.#connection.label));
       }
     }
   }
 
-  // ---------------------------------------------------------------- redaction
-
-  [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return redactedInspect(RedisTokenStore.name, this.#summary());
-  }
-
-  toJSON(): object {
-    return this.#summary();
-  }
-
-  #summary(): Record<string, unknown> {
-    return { keyPrefix: this.keyPrefix, connected: this.#monitor.isReady, watching: this.#listeners.size > 0 };
+  protected redactedSummary(): Record<string, unknown> {
+    return { keyPrefix: this.keyPrefix, connected: this.#connection.connected, watching: this.#listeners.size > 0 };
   }
 }
