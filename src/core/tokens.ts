@@ -35,7 +35,7 @@ export function resolveTokens(pair: TokenPair | null | undefined, issuedAt: numb
     throw new TokenValidationError('tokenType', 'tokenType must be a non-empty string when given');
   }
   const version = pair.version;
-  if (version !== undefined && version !== null && !(Number.isSafeInteger(version) && version >= 0)) {
+  if (version !== undefined && version !== null && !isVersion(version)) {
     throw new TokenValidationError('version', 'version must be a non-negative whole number when given');
   }
   const obtainedAt = resolveIssuedAt(pair.issuedAt, issuedAt);
@@ -272,6 +272,11 @@ export function orderOfPair(pair: TokenPair): TokenOrder {
 export function storedSupersedes(stored: TokenPair, candidate: ResolvedTokens, current: ResolvedTokens | undefined): boolean {
   if (current === undefined) return true;
   return compareTokenOrder(orderOf(stored, candidate), current) > 0;
+}
+
+/** A pair's version: a non-negative whole number. */
+export function isVersion(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 /** Epoch ms from a Date or a number; undefined when invalid or negative. */

@@ -1,4 +1,4 @@
-import { epochOf, type TokenOrder } from '../core/tokens';
+import { epochOf, isVersion, type TokenOrder } from '../core/tokens';
 import { type StoredTokens } from '../common/interfaces/token-store.interface';
 import { TokenStoreUnreadableError, TokenValidationError } from '../common/token-refresh.errors';
 
@@ -110,6 +110,3 @@ function isEpochMs(value: unknown): value is number {
   return typeof value === 'number' && epochOf(value) !== undefined;
 }
 
-function isVersion(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
