@@ -14,7 +14,7 @@ const WIRING = [
   '../../index',
 ];
 const ADAPTERS = ['**/oauth/**', '**/redis/**', '**/postgres/**', '**/http/**', '**/health/**', '**/otel/**'];
-const FRAMEWORKS = ['@nestjs/*', 'axios', 'ioredis', 'pg', 'rxjs'];
+const FRAMEWORKS = ['@nestjs/*', 'axios', 'ioredis', 'pg', 'rxjs', '@opentelemetry/*'];
 
 module.exports = {
   root: true,

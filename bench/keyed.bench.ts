@@ -185,7 +185,7 @@ export async function runKeyed(): Promise<SectionResult> {
       value: `${fmtBytes(beyondStrings)} (store off the heap)`,
       target: `<= ${MEMORY_TARGET} B`,
       status: memoryPass ? 'pass' : 'miss',
-      sideBySide: `with the in-memory default store (a second copy): ${fmtBytes(withMemoryStore.total)}; the two token strings alone: ${fmtBytes(offHeap.strings)}; google-auth-library, an OAuth2Client per user: ${fmtBytes(google)} beyond the tokens`,
+      sideBySide: `with the in-memory default store (a second copy): ${fmtBytes(withMemoryStore.total)}; the pairs handed in (two 40-char tokens each): ${fmtBytes(offHeap.strings)}; google-auth-library, an OAuth2Client per user: ${fmtBytes(google)} beyond the tokens`,
     },
     {
       section: SECTION,

@@ -23,6 +23,7 @@ export const TokenRefreshEvents = Object.freeze({
   REAUTHENTICATED: 'token-refresh.reauthenticated',
   EXPIRED: 'token-refresh.expired',
   STORE_FAILED: 'token-refresh.store-failed',
+  REVOKE_FAILED: 'token-refresh.revoke-failed',
 } as const);
 export type TokenRefreshEventName = (typeof TokenRefreshEvents)[keyof typeof TokenRefreshEvents];
 

@@ -106,3 +106,11 @@ export class TokenRefreshStoreFailedEvent extends TokenRefreshEvent {
     super(fields);
   }
 }
+
+/** `token-refresh.revoke-failed`: revoking a refresh token no longer wanted (revokeRefreshToken) failed. */
+export class TokenRefreshRevokeFailedEvent extends TokenRefreshEvent {
+  declare readonly error: ErrorSummary;
+  constructor(fields: EventFields<TokenRefreshRevokeFailedEvent>) {
+    super(fields);
+  }
+}

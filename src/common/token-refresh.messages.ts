@@ -30,6 +30,8 @@ export const Messages = {
   responseFieldDropped: (name: string, field: string) =>
     `"${name}" token response field ${field} was unusable and is ignored`,
   dueScanFailed: (name: string) => `"${name}" could not ask the token store for due keys; trying again at the next check`,
+  revoked: (name: string) => `"${name}" refresh token revoked at the authorization server`,
+  revokeFailed: (name: string, code: string) => `"${name}" could not revoke the refresh token (${code})`,
   storeRecovered: (name: string) => `"${name}" token store save succeeded after earlier failures`,
   abortedOnStop: (name: string, timeout: number) =>
     `"${name}" refresh still running after ${timeout} ms at stop; aborted`,

@@ -8,6 +8,7 @@ import { summarizeError, TokenRefreshStoreFailedEvent } from '../common/token-re
 import { type Credential } from './credential';
 import { type ResolvedSettings } from './options-validation';
 import { type EventSink, type LoggerPort, type TimerPort } from './ports';
+import { type RefreshTelemetry } from './telemetry';
 
 /** What a refresh engine runs on. */
 export interface EngineDeps {
@@ -26,6 +27,8 @@ export interface EngineDeps {
   random?: () => number;
   /** A keyed registration: payloads, log lines and callbacks name the key. */
   keyed: boolean;
+  /** Where attempts, lock waits and gauges are reported; nothing by default. */
+  telemetry?: RefreshTelemetry;
 }
 
 /** What the engine's parts share: its dependencies, and how to name a credential in logs and events. */

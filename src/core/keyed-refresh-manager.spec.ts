@@ -79,7 +79,7 @@ describe('KeyedTokenRefreshManager', () => {
 
   it('parks a dead key on its own: one request, an event with the key, a typed error for its callers; the others go on', async () => {
     const { manager, server, events, logins } = await connected(3);
-    server.revoke(logins.get('user-1')!);
+    server.revokeGrant(logins.get('user-1')!);
     await vi.advanceTimersByTimeAsync(55 * MIN);
     expect(manager.getRefreshStatus('user-1')?.state).toBe('reauth-required');
     expect(manager.keys('reauth-required')).toEqual(['user-1']);

@@ -9,6 +9,7 @@ import { type ResolvedSettings } from './options-validation';
 import { type EventSink, type LoggerPort, type TimerPort } from './ports';
 import { Redacted } from './redaction';
 import { RefreshEngine, type StateCounts } from './refresh-engine';
+import { type RefreshTelemetry } from './telemetry';
 
 export interface KeyedRefreshManagerDeps {
   settings: ResolvedSettings;
@@ -21,6 +22,7 @@ export interface KeyedRefreshManagerDeps {
   onRefreshFail?: (error: TokenRefreshError, key: string) => boolean | Promise<boolean>;
   reauthenticate?: (key: string) => Promise<TokenPair>;
   random?: () => number;
+  telemetry?: RefreshTelemetry;
 }
 
 /** Longest key accepted: a key is an id (a user, a tenant), not a payload. */
@@ -99,6 +101,7 @@ export class KeyedTokenRefreshManager extends Redacted {
     const c = this.#engine.find(key);
     if (c !== undefined && c.state === 'idle' && Date.now() < c.refreshAt) {
       c.used = this.#engine.tick;
+      this.#engine.reads.fresh++;
       return (c.fresh ??= Promise.resolve(c.tokens!.accessToken));
     }
     return this.#held(key).then((held) => {

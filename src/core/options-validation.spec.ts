@@ -30,6 +30,7 @@ describe('resolveSettings', () => {
       refreshMode: 'ahead',
       keepAliveInterval: undefined,
       maxKeysInMemory: undefined,
+      revokeRefreshToken: false,
     });
   });
 

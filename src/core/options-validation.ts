@@ -55,6 +55,13 @@ export interface RefreshPolicyOptions {
   keepAliveInterval?: number;
   /** Keyed registrations with a persistent store: keys held in memory at most; the least recently used are dropped and reloaded on use. */
   maxKeysInMemory?: number;
+  /**
+   * Revoke the refresh token at the authorization server (RFC 7009) when it is no longer
+   * wanted: at stop() for a single registration, at delete(key) for a keyed one. Needs a client
+   * that can revoke (the built-in one can). A failure is reported, and never holds up the stop
+   * beyond shutdownTimeout. Default false.
+   */
+  revokeRefreshToken?: boolean;
 }
 
 export type RefreshMode = 'ahead' | 'lazy';
@@ -75,6 +82,7 @@ export interface ResolvedSettings {
   refreshMode: RefreshMode;
   keepAliveInterval: number | undefined;
   maxKeysInMemory: number | undefined;
+  revokeRefreshToken: boolean;
 }
 
 /**
@@ -134,6 +142,9 @@ export function resolveSettings(
   const keepAliveInterval =
     options.keepAliveInterval === undefined ? undefined : checkDuration(options.keepAliveInterval, 'keepAliveInterval', { fallback: 0 });
   const maxKeysInMemory = options.maxKeysInMemory === undefined ? undefined : wholeNumber(options.maxKeysInMemory, 'maxKeysInMemory', 0);
+  if (options.revokeRefreshToken !== undefined && typeof options.revokeRefreshToken !== 'boolean') {
+    throw new TokenRefreshConfigError('revokeRefreshToken', 'revokeRefreshToken must be a boolean');
+  }
 
   return {
     name,
@@ -148,6 +159,7 @@ export function resolveSettings(
     refreshMode,
     keepAliveInterval,
     maxKeysInMemory,
+    revokeRefreshToken: options.revokeRefreshToken ?? false,
   };
 }
 

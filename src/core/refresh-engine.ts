@@ -21,6 +21,7 @@ import {
   TokenRefreshReauthRequiredEvent,
   TokenRefreshRefreshedEvent,
   TokenRefreshRefreshFailedEvent,
+  TokenRefreshRevokeFailedEvent,
   TokenRefreshStartedEvent,
   TokenRefreshStoppedEvent,
 } from '../common/token-refresh.events';
@@ -34,6 +35,7 @@ import { afterArrival, afterFailure } from './failure-policy';
 import { Persistence } from './persistence';
 import { computeRefreshAt, computeWaitFrom } from './refresh-schedule';
 import { RefreshScheduler } from './refresh-scheduler';
+import { type AttemptOutcome, NO_TELEMETRY, type RefreshAttemptProbe, type RefreshTelemetry, type RefreshTrigger, type TelemetrySource } from './telemetry';
 import { resolveRefreshResponse, resolveTokens, storedSupersedes, toPublicTokens } from './tokens';
 
 const STATES: readonly RefreshState[] = ['stopped', 'idle', 'refreshing', 'backoff', 'reauthenticating', 'reauth-required'];
@@ -71,7 +73,12 @@ export class RefreshEngine {
   /** Bumped by a stop() that gave up waiting for a start: that start must not begin running later. */
   #stopEpoch = 0;
   #unwatch: (() => void | Promise<void>) | undefined;
+  #unwatchTelemetry: (() => void) | undefined;
   #scanning = false;
+  readonly #telemetry: RefreshTelemetry;
+  /** getAccessToken() answers: counted here, read by telemetry when it collects. */
+  readonly reads = { fresh: 0, waited: 0, failed: 0 };
+  #evictions = 0;
 
   constructor(deps: EngineDeps) {
     this.#deps = deps;
@@ -83,6 +90,7 @@ export class RefreshEngine {
       maxConcurrent: deps.keyed ? deps.settings.maxConcurrentRefreshes : 1,
     });
     this.#persistence = new Persistence(this.#context, this);
+    this.#telemetry = deps.telemetry ?? NO_TELEMETRY;
   }
 
   /** The scheduler's call: `c` is due. */
@@ -155,6 +163,7 @@ export class RefreshEngine {
       throw toRefreshError(error, this.#secrets());
     }
     this.#scheduler.start();
+    this.#unwatchTelemetry = this.#telemetry.watch(this.#telemetrySource());
     this.#announceStarted();
     // The first check runs now, not one interval later: tokens loaded from a store may be due.
     // Through the scheduler, so that many keys due at once go in order.
@@ -214,6 +223,8 @@ export class RefreshEngine {
 
   async #stop(deadline: Deadline, hardDeadline: Deadline): Promise<void> {
     this.#running = false;
+    this.#unwatchTelemetry?.();
+    this.#unwatchTelemetry = undefined;
     this.#scheduler.stop();
     this.#scheduler.dequeueAll(new RefreshAbortedError());
     this.#persistence.clearTimer();
@@ -242,6 +253,10 @@ export class RefreshEngine {
     if (saving.length > 0) await settleWithin(Promise.all(saving), hardDeadline.remaining());
     const held = [...this.#credentials.values()].map((c) => this.#release(c, this.#takeHeldLock(c)));
     await settleWithin(Promise.all(held), hardDeadline.remaining());
+    // A single registration's refresh token is no longer wanted once it stops (keyed: at delete).
+    if (!this.#deps.keyed) {
+      for (const c of this.#credentials.values()) await this.#revoke(c, hardDeadline.remaining());
+    }
     for (const c of this.#credentials.values()) this.#deactivate(c);
     this.#deps.logger.log(Messages.stopped(this.name));
     this.#context.emit(TokenRefreshEvents.STOPPED, new TokenRefreshStoppedEvent(this.#context.fields()));
@@ -378,6 +393,7 @@ export class RefreshEngine {
       this.#persistence.forget(c);
       await this.#release(c, this.#takeHeldLock(c));
       this.#drop(c);
+      await this.#revoke(c, this.#deps.settings.shutdownTimeout);
     }
     const { store, settings } = this.#deps;
     try {
@@ -420,7 +436,10 @@ export class RefreshEngine {
 
   /** The access token of `c`: at once while fresh or comfortably valid; near expiry, after the refresh. */
   accessToken(c: Credential): Promise<string> {
-    if (c.state === 'idle' && Date.now() < c.refreshAt) return (c.fresh ??= Promise.resolve(c.tokens!.accessToken));
+    if (c.state === 'idle' && Date.now() < c.refreshAt) {
+      this.reads.fresh++;
+      return (c.fresh ??= Promise.resolve(c.tokens!.accessToken));
+    }
     return this.slowAccessToken(c);
   }
 
@@ -431,9 +450,12 @@ export class RefreshEngine {
    */
   slowAccessToken(c: Credential): Promise<string> {
     const tokens = c.tokens;
-    if (!tokens) return Promise.reject(this.#noTokens(c));
+    if (!tokens) {
+      this.reads.failed++;
+      return Promise.reject(this.#noTokens(c));
+    }
     const now = c.now();
-    if (this.#running && c.state === 'idle' && now >= c.refreshAt) this.#refreshInBackground(c);
+    if (this.#running && c.state === 'idle' && now >= c.refreshAt) this.#refreshInBackground(c, 'on-access');
     const work = c.busy;
     const inFlight = work?.flight;
     if (work && inFlight && now >= computeWaitFrom(tokens, c.refreshAt)) {
@@ -443,13 +465,22 @@ export class RefreshEngine {
       }
       if (work.waiters?.flight !== inFlight) {
         const settled = (): string => this.#currentAccessToken(c);
-        work.waiters = { flight: inFlight, result: inFlight.then(settled, settled) };
+        const result = inFlight.then(settled, settled);
+        // Counted once per flight's waiters' outcome, not per caller: the hot path must stay a plain read.
+        result.then(
+          () => this.reads.waited++,
+          () => this.reads.failed++,
+        );
+        work.waiters = { flight: inFlight, result };
       }
       return work.waiters.result;
     }
     try {
-      return Promise.resolve(this.#currentAccessToken(c));
+      const token = this.#currentAccessToken(c);
+      this.reads.fresh++;
+      return Promise.resolve(token);
     } catch (error) {
+      this.reads.failed++;
       return Promise.reject(error);
     }
   }
@@ -516,13 +547,13 @@ export class RefreshEngine {
     switch (c.state) {
       case 'idle': {
         const due = this.#idleDueAt(c);
-        if (due !== undefined && now >= due) this.#refreshInBackground(c);
+        if (due !== undefined && now >= due) this.#refreshInBackground(c, 'proactive');
         else this.#schedule(c, due);
         return;
       }
       case 'backoff': {
         const at = c.busy?.nextAttemptAt ?? now;
-        if (now >= at) this.#refreshInBackground(c);
+        if (now >= at) this.#refreshInBackground(c, 'retry');
         else this.#schedule(c, at);
         return;
       }
@@ -607,6 +638,7 @@ export class RefreshEngine {
     for (const c of candidates) {
       if (excess-- <= 0) break;
       this.#drop(c);
+      this.#evictions++;
     }
   }
 
@@ -626,7 +658,7 @@ export class RefreshEngine {
   // ---------------------------------------------------------------- refresh
 
   /** Refreshes `c` now, sharing a refresh already in flight. Rejects with the typed error on failure. */
-  async forceRefresh(c: Credential): Promise<void> {
+  async forceRefresh(c: Credential, trigger: Extract<RefreshTrigger, 'forced' | 'unauthorized'> = 'forced'): Promise<void> {
     if (!this.#running) {
       throw new TokenRefreshStateError(`token refresh "${this.name}" is not running; call start() first`);
     }
@@ -639,10 +671,10 @@ export class RefreshEngine {
     const work = c.work();
     work.urgent = true;
     this.#scheduler.promote(c);
-    await this.#refresh(c);
+    await this.#refresh(c, trigger);
   }
 
-  #refreshInBackground(c: Credential): void {
+  #refreshInBackground(c: Credential, trigger: RefreshTrigger): void {
     const unwinding = c.busy?.flight;
     if (unwinding) {
       // A flight that has already set the state (idle, backoff) is finishing, e.g. releasing
@@ -655,23 +687,23 @@ export class RefreshEngine {
       return;
     }
     // Failures are handled (state, events, backoff) inside; nobody awaits a background refresh.
-    this.#refresh(c).catch(noop);
+    this.#refresh(c, trigger).catch(noop);
   }
 
-  #refresh(c: Credential): Promise<ResolvedTokens> {
+  #refresh(c: Credential, trigger: RefreshTrigger): Promise<ResolvedTokens> {
     const work = c.work();
     // A flight begun for tokens that the app replaced since is being aborted: let it settle,
     // then refresh the current tokens rather than share its failure.
     const stale = work.flight;
     if (stale && work.flightGeneration !== c.generation) {
-      const again = (): Promise<ResolvedTokens> => (this.#running ? this.#refresh(c) : Promise.reject(new RefreshAbortedError()));
+      const again = (): Promise<ResolvedTokens> => (this.#running ? this.#refresh(c, trigger) : Promise.reject(new RefreshAbortedError()));
       return stale.then(again, again);
     }
     if (stale) return stale;
     work.flightGeneration = c.generation;
     this.#setState(c, 'refreshing');
     this.#schedule(c, undefined);
-    const flight = this.#scheduler.run(c, () => this.#performRefresh(c)).finally(() => {
+    const flight = this.#scheduler.run(c, () => this.#performRefresh(c, trigger)).finally(() => {
       if (work.flight === flight) {
         work.flight = undefined;
         work.urgent = false;
@@ -686,7 +718,7 @@ export class RefreshEngine {
     return flight;
   }
 
-  async #performRefresh(c: Credential): Promise<ResolvedTokens> {
+  async #performRefresh(c: Credential, trigger: RefreshTrigger): Promise<ResolvedTokens> {
     if (!this.#running) throw new RefreshAbortedError();
     const work = c.work();
     const generation = c.generation;
@@ -695,11 +727,21 @@ export class RefreshEngine {
     const abort = new AbortController();
     work.abort = abort;
     this.#setState(c, 'refreshing');
+    const probe = this.#telemetry.attempt({
+      registration: this.name,
+      grantType: sent?.refreshToken === undefined && this.#deps.client.requestToken ? 'client_credentials' : 'refresh_token',
+      trigger,
+      attempt: c.failures + 1,
+      keyed: this.#deps.keyed,
+    });
     const startedAt = Date.now();
     try {
-      return await this.#refreshUnderLock(c, generation, abort.signal, startedAt);
+      const { tokens, source } = await this.#refreshUnderLock(c, generation, abort.signal, startedAt, probe);
+      probe.end({ result: 'success', source });
+      return tokens;
     } catch (thrown) {
       const error = toRefreshError(thrown, [...secretsOf(sent), ...secretsOf(c.tokens)]);
+      probe.end(failureOf(error));
       // A successful reauthenticate() ends the episode: waiting callers get its tokens.
       if (generation === c.generation && (await this.#onFailure(c, error, generation)) && c.tokens) return c.tokens;
       throw error;
@@ -708,10 +750,16 @@ export class RefreshEngine {
     }
   }
 
-  async #refreshUnderLock(c: Credential, generation: number, signal: AbortSignal, startedAt: number): Promise<ResolvedTokens> {
-    const { lock, settings, client } = this.#deps;
+  async #refreshUnderLock(
+    c: Credential,
+    generation: number,
+    signal: AbortSignal,
+    startedAt: number,
+    probe: RefreshAttemptProbe,
+  ): Promise<{ tokens: ResolvedTokens; source: RefreshSource }> {
+    const { lock, client } = this.#deps;
     const key = this.#context.keyArg(c);
-    const handle = this.#takeHeldLock(c) ?? (await lock.acquire({ waitMs: settings.lockWaitTimeout, signal, key }));
+    const handle = this.#takeHeldLock(c) ?? (await this.#acquire(key, signal, probe));
     if (!handle) throw new RefreshLockError('refresh lock not acquired: another replica holds it, or its backend is unreachable');
     try {
       this.#assertCurrent(c, generation, signal);
@@ -721,7 +769,7 @@ export class RefreshEngine {
         this.#assertCurrent(c, generation, signal);
         if (stored && storedSupersedes(stored.given, stored.resolved, c.tokens)) {
           this.#adopt(c, stored.resolved, 'store');
-          return stored.resolved;
+          return { tokens: stored.resolved, source: 'store' };
         }
       }
       const current = c.tokens;
@@ -732,7 +780,9 @@ export class RefreshEngine {
       if (handle.lost?.aborted) throw new RefreshLockError('refresh lock lost before the request was sent');
       const sentAt = performance.now();
       const options = key === undefined ? { signal } : { signal, key };
-      const response = useRefreshToken ? await client.refresh(current!.refreshToken!, options) : await client.requestToken!(options);
+      const response = await probe.request(() =>
+        useRefreshToken ? client.refresh(current!.refreshToken!, options) : client.requestToken!(options),
+      );
       // What arrived is kept even if stop() aborted meanwhile, or a restart happened: the old
       // refresh token is spent. Only tokens the app handed in since, for another grant, make it moot.
       if (generation !== c.generation && (!useRefreshToken || c.tokens?.refreshToken !== current!.refreshToken)) {
@@ -753,12 +803,24 @@ export class RefreshEngine {
       }
       await this.#persistence.persist(c, outcome.tokens);
       this.#adopt(c, outcome.tokens, 'refresh', Math.round(performance.now() - sentAt));
-      return outcome.tokens;
+      return { tokens: outcome.tokens, source: 'refresh' };
     } finally {
       // Until saved, the rotated refresh token lives only here: a replica that took the lock now
       // would re-read the old one from the store and spend it again. Keep the lock until it is saved.
       if (lock.distributed && c.busy?.unsaved && !handle.lost?.aborted) c.work().heldLock = handle;
       else await this.#release(c, handle);
+    }
+  }
+
+  async #acquire(key: string | undefined, signal: AbortSignal, probe: RefreshAttemptProbe): Promise<RefreshLockHandle | null> {
+    const waited = probe.lockWait();
+    try {
+      const handle = await this.#deps.lock.acquire({ waitMs: this.#deps.settings.lockWaitTimeout, signal, key });
+      waited(handle ? 'acquired' : 'unavailable');
+      return handle;
+    } catch (error) {
+      waited('error');
+      throw error;
     }
   }
 
@@ -884,6 +946,7 @@ export class RefreshEngine {
     if (generation !== c.generation) return false;
     this.#setState(c, 'reauth-required');
     this.#schedule(c, undefined);
+    this.#telemetry.reauthRequired(this.name, this.#deps.keyed);
     logger.error(Messages.reauthRequired(label));
     this.#context.emit(
       TokenRefreshEvents.REAUTH_REQUIRED,
@@ -931,6 +994,45 @@ export class RefreshEngine {
     }
   }
 
+  /**
+   * Revokes the refresh token (RFC 7009) when the registration asks for it and the client can:
+   * bounded by `ms`, and a failure is reported, never thrown.
+   */
+  async #revoke(c: Credential, ms: number): Promise<void> {
+    const { client, settings, logger } = this.#deps;
+    const refreshToken = c.tokens?.refreshToken;
+    if (!settings.revokeRefreshToken || !client.revoke || refreshToken === undefined) return;
+    const abort = new AbortController();
+    const key = this.#context.keyArg(c);
+    try {
+      const options = key === undefined ? { signal: abort.signal, tokenTypeHint: 'refresh_token' as const } : { signal: abort.signal, key, tokenTypeHint: 'refresh_token' as const };
+      await withTimeout(Promise.resolve().then(() => client.revoke!(refreshToken, options)), ms);
+      logger.log(Messages.revoked(this.#context.label(c)));
+    } catch (thrown) {
+      abort.abort();
+      const error = toRefreshError(thrown instanceof DeadlineExceededError ? new RefreshAbortedError() : thrown, secretsOf(c.tokens));
+      logger.warn(Messages.revokeFailed(this.#context.label(c), error.code));
+      this.#context.emit(TokenRefreshEvents.REVOKE_FAILED, new TokenRefreshRevokeFailedEvent({ ...this.#context.fields(c), error: summarizeError(error) }));
+    }
+  }
+
+  // ---------------------------------------------------------------- telemetry
+
+  #telemetrySource(): TelemetrySource {
+    const single = (): Credential | undefined => (this.#deps.keyed ? undefined : (this.#credentials.values().next().value as Credential | undefined));
+    return {
+      registration: this.name,
+      keyed: this.#deps.keyed,
+      counts: () => this.counts(),
+      timeUntilExpiry: () => {
+        const c = single();
+        return c?.tokens ? Math.max(0, c.tokens.expiresAt - c.now()) : null;
+      },
+      reads: () => ({ ...this.reads }),
+      memory: () => ({ keys: this.#credentials.size, evictions: this.#evictions }),
+    };
+  }
+
   // ---------------------------------------------------------------- store announcements
 
   #watchStore(): void {
@@ -974,6 +1076,11 @@ const EVICT_TO = 0.9;
 const DUE_SCAN_BATCH = 1_000;
 
 const noop = (): void => undefined;
+
+function failureOf(error: TokenRefreshError): AttemptOutcome {
+  const { code, oauthError } = summarizeError(error);
+  return oauthError === undefined ? { result: 'failure', code } : { result: 'failure', code, oauthError };
+}
 
 function lastErrorOf(error: TokenRefreshError): RefreshStatus['lastError'] {
   const { code, message, oauthError } = summarizeError(error);

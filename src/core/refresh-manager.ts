@@ -10,6 +10,7 @@ import { type ResolvedSettings } from './options-validation';
 import { type EventSink, type LoggerPort, type TimerPort } from './ports';
 import { Redacted } from './redaction';
 import { RefreshEngine } from './refresh-engine';
+import { type RefreshTelemetry, REFRESH_ON_UNAUTHORIZED } from './telemetry';
 
 export interface RefreshManagerDeps {
   settings: ResolvedSettings;
@@ -22,6 +23,7 @@ export interface RefreshManagerDeps {
   onRefreshFail?: (error: TokenRefreshError) => boolean | Promise<boolean>;
   reauthenticate?: () => Promise<TokenPair>;
   random?: () => number;
+  telemetry?: RefreshTelemetry;
 }
 
 /**
@@ -35,11 +37,13 @@ export class TokenRefreshManager extends Redacted {
   readonly #engine: RefreshEngine;
   /** The one credential: held directly, so the hot path needs no lookup. */
   readonly #credential: Credential;
+  readonly #reads: RefreshEngine['reads'];
 
   constructor(deps: RefreshManagerDeps) {
     super();
     this.#engine = new RefreshEngine({ ...deps, store: asKeyedStore(deps.store), keyed: false });
     this.#credential = this.#engine.credential(SINGLE_KEY);
+    this.#reads = this.#engine.reads;
     this.logger = deps.logger;
   }
 
@@ -93,6 +97,11 @@ export class TokenRefreshManager extends Redacted {
     return this.#engine.forceRefresh(this.#credential);
   }
 
+  /** forceRefresh() because an API answered 401 to the held token (the authenticated HttpService calls it); telemetry tells the two apart. */
+  [REFRESH_ON_UNAUTHORIZED](): Promise<void> {
+    return this.#engine.forceRefresh(this.#credential, 'unauthorized');
+  }
+
   /**
    * Replaces the tokens (e.g. after a new login): validated, saved, rescheduled. A refresh in
    * flight for the old tokens is aborted and its result dropped. Invalid tokens are rejected
@@ -107,7 +116,10 @@ export class TokenRefreshManager extends Redacted {
   /** The access token: at once while fresh or comfortably valid; near expiry, after the refresh. */
   getAccessToken(): Promise<string> {
     const c = this.#credential;
-    if (c.state === 'idle' && Date.now() < c.refreshAt) return (c.fresh ??= Promise.resolve(c.tokens!.accessToken));
+    if (c.state === 'idle' && Date.now() < c.refreshAt) {
+      this.#reads.fresh++;
+      return (c.fresh ??= Promise.resolve(c.tokens!.accessToken));
+    }
     return this.#engine.slowAccessToken(c);
   }
 

@@ -1,3 +1,4 @@
+import { REFRESH_ON_UNAUTHORIZED } from '../core/telemetry';
 import { type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { authorizationHeader, stripAuthorization } from './authorization-header';
 import { type OwnAgents } from './own-agents';
@@ -10,6 +11,8 @@ export interface AccessTokenSource {
   peekAccessToken(): string | undefined;
   getTokens(): { readonly tokenType?: string } | null;
   forceRefresh(): Promise<void>;
+  /** forceRefresh, reported as caused by a 401 (TokenRefreshManager has it). */
+  [REFRESH_ON_UNAUTHORIZED]?(): Promise<void>;
 }
 
 export interface AuthenticatedAdapterOptions {
@@ -40,7 +43,7 @@ export function createAuthenticatedAdapter(options: AuthenticatedAdapterOptions)
   const { allowedOrigin, send, agents } = options;
   const refresher = new RefreshPerRejectedToken(async () => {
     const source = options.source();
-    await source.forceRefresh();
+    await (source[REFRESH_ON_UNAUTHORIZED] ? source[REFRESH_ON_UNAUTHORIZED]() : source.forceRefresh());
     return source.peekAccessToken();
   });
 

@@ -45,7 +45,7 @@ describe('keyed registration with thousands of keys', () => {
       logins.set(`user-${i}`, login.refreshToken!);
       await service.set(`user-${i}`, login);
     }
-    server.revoke(logins.get('user-13')!);
+    server.revokeGrant(logins.get('user-13')!);
     await waitFor(() => server.rotations >= 2 * (KEYS - 1), 30_000, 'two rotations of every live key');
 
     expect(server.reuse).toBe(0);

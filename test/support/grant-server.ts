@@ -63,7 +63,7 @@ export class GrantServer implements OAuthClient {
   }
 
   /** Revokes the grant `refreshToken` belongs to, as a user disconnecting the app at the provider does. */
-  revoke(refreshToken: string): void {
+  revokeGrant(refreshToken: string): void {
     const family = this.#grantOf.get(refreshToken);
     if (family !== undefined) this.#grants.get(family)!.revoked = true;
   }

@@ -5,6 +5,7 @@ import { type EventSink, type LoggerPort, NodeTimers, type TimerPort } from '../
 import { KeyedTokenRefreshManager } from '../../src/core/keyed-refresh-manager';
 import { InMemoryKeyedTokenStore } from '../../src/core/keyed-token.stores';
 import { TokenRefreshManager } from '../../src/core/refresh-manager';
+import { type RefreshTelemetry } from '../../src/core/telemetry';
 import { type KeyedTokenStore } from '../../src/common/interfaces/keyed-token-store.interface';
 import { type TokenPair } from '../../src/common/interfaces/token-pair.interface';
 import { type TokenRefreshError } from '../../src/common/token-refresh.errors';
@@ -26,6 +27,7 @@ export interface TestManagerSetup<C extends OAuthClient, S extends TokenStore> {
   options?: Partial<RefreshPolicyOptions>;
   /** Jitter source. Default 0.5, so backoff delays are predictable. */
   random?: () => number;
+  telemetry?: RefreshTelemetry;
 }
 
 /**
@@ -51,6 +53,7 @@ export function createTestManager<C extends OAuthClient = FakeOAuthClient, S ext
     onRefreshFail: options.onRefreshFail,
     reauthenticate: options.reauthenticate,
     random: setup.random ?? (() => 0.5),
+    telemetry: setup.telemetry,
   });
   return { manager, client, store, events: events as RecordingEvents };
 }
@@ -82,6 +85,7 @@ export function createKeyedTestManager<C extends OAuthClient = FakeOAuthClient, 
     onRefreshFail,
     reauthenticate,
     random: setup.random ?? (() => 0.5),
+    telemetry: setup.telemetry,
   });
   return { manager, client, store, events: events as RecordingEvents };
 }

@@ -28,4 +28,13 @@ export interface OAuthClient {
    * very first tokens.
    */
   requestToken?(options: RefreshRequestOptions): Promise<TokenResponse>;
+  /**
+   * Optional (RFC 7009): revokes a token at the authorization server. Used, when the
+   * `revokeRefreshToken` option is on, at stop() (single registration) or delete(key) (keyed).
+   */
+  revoke?(token: string, options: RevokeRequestOptions): Promise<void>;
+}
+
+export interface RevokeRequestOptions extends RefreshRequestOptions {
+  tokenTypeHint: 'refresh_token' | 'access_token';
 }
