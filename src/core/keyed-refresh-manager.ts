@@ -36,10 +36,12 @@ const MAX_KEY_LENGTH = 512;
  */
 export class KeyedTokenRefreshManager extends Redacted {
   readonly #engine: RefreshEngine;
+  readonly #obtainsFromScratch: boolean;
   protected readonly logger: LoggerPort;
 
   constructor(deps: KeyedRefreshManagerDeps) {
     super();
+    this.#obtainsFromScratch = typeof deps.client.requestToken === 'function';
     this.#engine = new RefreshEngine({
       ...deps,
       onRefreshFail: deps.onRefreshFail && ((error, key) => deps.onRefreshFail!(error, key!)),
@@ -150,8 +152,10 @@ export class KeyedTokenRefreshManager extends Redacted {
 
   async #held(key: string): Promise<Credential> {
     const c = await this.#engine.resolveKey(checkKey(key));
-    if (!c) throw new TokenRefreshStateError(`token refresh "${this.name}" holds no tokens for key "${key}"; call set(key, tokens)`);
-    return c;
+    if (c) return c;
+    // A client that obtains tokens from scratch (client_credentials per tenant) gets the key's first ones on use.
+    if (this.#obtainsFromScratch) return this.#engine.credential(key);
+    throw new TokenRefreshStateError(`token refresh "${this.name}" holds no tokens for key "${key}"; call set(key, tokens)`);
   }
 
   protected redactedSummary(): Record<string, unknown> {

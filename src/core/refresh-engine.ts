@@ -154,7 +154,12 @@ export class RefreshEngine {
     this.#running = true;
     try {
       if (commit) await commit();
-      for (const c of this.#credentials.values()) if (c.state === 'stopped' && c.tokens) this.#adopt(c, c.tokens, undefined);
+      for (const c of this.#credentials.values()) {
+        if (c.state !== 'stopped') continue;
+        if (c.tokens) this.#adopt(c, c.tokens, undefined);
+        // A credential with nothing yet, to be obtained from scratch (client_credentials).
+        else if (this.#deps.client.requestToken) this.#setState(c, 'idle');
+      }
       this.#watchStore();
     } catch (error) {
       // A store whose watch() throws must not leave us "running" with no schedule.
@@ -450,10 +455,7 @@ export class RefreshEngine {
    */
   slowAccessToken(c: Credential): Promise<string> {
     const tokens = c.tokens;
-    if (!tokens) {
-      this.reads.failed++;
-      return Promise.reject(this.#noTokens(c));
-    }
+    if (!tokens) return this.#firstAccessToken(c);
     const now = c.now();
     if (this.#running && c.state === 'idle' && now >= c.refreshAt) this.#refreshInBackground(c, 'on-access');
     const work = c.busy;
@@ -483,6 +485,30 @@ export class RefreshEngine {
       this.reads.failed++;
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * No tokens yet. A client that obtains tokens from scratch (client_credentials) gets the
+   * first ones now (or the callers share the attempt already under way); anything else is
+   * the app's to hand in.
+   */
+  #firstAccessToken(c: Credential): Promise<string> {
+    if (!this.#running || !this.#deps.client.requestToken) {
+      this.reads.failed++;
+      return Promise.reject(this.#noTokens(c));
+    }
+    const flight = c.busy?.flight ?? this.#refresh(c, 'on-access');
+    const work = c.work();
+    if (work.waiters?.flight !== flight) {
+      const settled = (): string => this.#currentAccessToken(c);
+      const result = flight.then(settled, settled);
+      result.then(
+        () => this.reads.waited++,
+        () => this.reads.failed++,
+      );
+      work.waiters = { flight, result };
+    }
+    return work.waiters.result;
   }
 
   /** Synchronous read: the access token if one is held and unexpired, else undefined. */
@@ -541,9 +567,11 @@ export class RefreshEngine {
   /** Runs when `c` is due, at start, and after a flight unwinds. Catches late timers and clock jumps. */
   #check(c: Credential): void {
     const tokens = c.tokens;
-    if (!this.#running || !tokens || this.#credentials.get(c.key) !== c) return;
+    if (!this.#running || this.#credentials.get(c.key) !== c) return;
+    // Without tokens only a client that can obtain them from scratch (client_credentials) has work to do.
+    if (!tokens && !this.#deps.client.requestToken) return;
     const now = c.now();
-    if (now >= tokens.expiresAt && !c.busy?.expiredNotified) this.#notifyExpired(c, true);
+    if (tokens && now >= tokens.expiresAt && !c.busy?.expiredNotified) this.#notifyExpired(c, true);
     switch (c.state) {
       case 'idle': {
         const due = this.#idleDueAt(c);
@@ -566,6 +594,7 @@ export class RefreshEngine {
   /** When an idle credential's next refresh is due: refreshAt ahead of expiry, or in lazy mode only its keep-alive. */
   #idleDueAt(c: Credential): number | undefined {
     const { refreshMode, keepAliveInterval } = this.#deps.settings;
+    if (!c.tokens) return 0; // nothing held yet (client_credentials): obtain now
     if (!this.#deps.keyed || refreshMode === 'ahead') return Math.max(c.refreshAt, c.busy?.notBefore ?? 0);
     if (keepAliveInterval === undefined) return undefined;
     return (c.lastRefreshAt ?? c.tokens!.issuedAt) + keepAliveInterval;

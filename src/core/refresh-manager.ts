@@ -39,8 +39,11 @@ export class TokenRefreshManager extends Redacted {
   readonly #credential: Credential;
   readonly #reads: RefreshEngine['reads'];
 
+  readonly #obtainsFromScratch: boolean;
+
   constructor(deps: RefreshManagerDeps) {
     super();
+    this.#obtainsFromScratch = typeof deps.client.requestToken === 'function';
     this.#engine = new RefreshEngine({ ...deps, store: asKeyedStore(deps.store), keyed: false });
     this.#credential = this.#engine.credential(SINGLE_KEY);
     this.#reads = this.#engine.reads;
@@ -67,17 +70,21 @@ export class TokenRefreshManager extends Redacted {
   start(tokens?: TokenPair): Promise<void> {
     const engine = this.#engine;
     const c = this.#credential;
-    return engine.start(async () => {
+    const started = engine.start(async () => {
       if (tokens !== undefined) {
         const resolved = await engine.handIn(c, tokens);
         return () => engine.put(c, resolved);
       }
       const loaded = await engine.loadStored(c);
-      if (!loaded) {
+      if (loaded) return async () => engine.takeUp(c, loaded);
+      // A client that obtains tokens from scratch (client_credentials) needs none to start with.
+      if (!this.#obtainsFromScratch) {
         throw new TokenRefreshStateError(`token refresh "${this.name}" has no tokens: the store holds none it can use; call start(tokens)`);
       }
-      return async () => engine.takeUp(c, loaded);
     });
+    // Started without tokens: the first ones are obtained now, and start() says whether that worked
+    // (if not, the service keeps trying with backoff, as after any failed refresh).
+    return started.then(() => (c.tokens ? undefined : engine.slowAccessToken(c).then(() => undefined)));
   }
 
   /**
