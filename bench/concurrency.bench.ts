@@ -17,9 +17,10 @@ import { performance } from 'node:perf_hooks';
 import { HttpOAuthClient } from '../src/oauth/http-oauth-client';
 import { type OAuthClient } from '../src/common/interfaces/oauth-client.interface';
 import { FakeOAuthClient } from '../test/support/fake-oauth-client';
+import { createTestManager } from '../test/support/manager';
 import { type Row } from './report';
 import {
-  buildManager,
+  BENCH_WIRING,
   CallerDrivenTimers,
   distribution,
   type Distribution,
@@ -96,7 +97,7 @@ function roundDist(d: Distribution): Distribution {
  * callers themselves must trigger and share the refresh.
  */
 async function dueManager(client: OAuthClient) {
-  const manager = buildManager({ client, timers: new CallerDrivenTimers() });
+  const { manager } = createTestManager({ ...BENCH_WIRING, client, timers: new CallerDrivenTimers() });
   await manager.start({ accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: SHORT_TOKEN_S });
   const refreshAt = manager.getRefreshStatus().refreshAt!.getTime();
   const expiresAt = manager.getExpiresAt()!.getTime();
@@ -155,7 +156,7 @@ async function duringBackgroundRefresh(n: number) {
     await sleep(SLOW_ENDPOINT_MS);
     return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 };
   });
-  const manager = buildManager({ client });
+  const { manager } = createTestManager({ ...BENCH_WIRING, client });
   collect();
   // A 2-second token: the timer refreshes it at 1 s, when it is still valid for 1 s.
   await manager.start({ accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 2 });

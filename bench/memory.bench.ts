@@ -13,8 +13,9 @@ import { OAuth2Client } from 'google-auth-library';
 import { type TokenRefreshManager } from '../src/core/refresh-manager';
 import { deferred, FakeOAuthClient } from '../test/support/fake-oauth-client';
 import { type TokenPair } from '../src/common/interfaces/token-pair.interface';
+import { createTestManager } from '../test/support/manager';
 import { type Row } from './report';
-import { buildManager, fmtBytes, fmtInt, round, type SectionResult, sleep } from './support';
+import { BENCH_WIRING, fmtBytes, fmtInt, round, type SectionResult, sleep } from './support';
 import { StubTokenEndpoint } from './token-endpoint-stub';
 
 const REGISTRATIONS = 1_000;
@@ -29,7 +30,7 @@ async function perRegistration(): Promise<number> {
   const managers = new Array<TokenRefreshManager>(REGISTRATIONS);
   const before = heapAfterGc();
   for (let i = 0; i < REGISTRATIONS; i++) {
-    const manager = buildManager({ client: new FakeOAuthClient(), name: `reg-${i}` });
+    const { manager } = createTestManager({ ...BENCH_WIRING, client: new FakeOAuthClient(), name: `reg-${i}` });
     await manager.start({ accessToken: `at-${i}`, refreshToken: `rt-${i}`, expiresIn: 3600 });
     managers[i] = manager;
   }
@@ -54,7 +55,7 @@ function perGoogleClient(): number {
 async function perWaitingCaller(): Promise<number> {
   const answer = deferred<TokenPair>();
   const client = new FakeOAuthClient(() => answer.promise);
-  const manager = buildManager({ client });
+  const { manager } = createTestManager({ ...BENCH_WIRING, client });
   // Expired at start: the first check starts the refresh and callers must wait for it.
   await manager.start({ accessToken: 'at-0', refreshToken: 'rt-0', expiresAt: Date.now() - 1 });
   const refreshing = manager.forceRefresh();

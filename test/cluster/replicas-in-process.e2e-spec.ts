@@ -1,14 +1,12 @@
 import { Logger } from '@nestjs/common';
 import { type Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { resolveSettings } from '../../src/core/options-validation';
-import { NodeTimers } from '../../src/core/ports';
-import { TokenRefreshManager } from '../../src/core/refresh-manager';
 import { type TokenPair } from '../../src/common/interfaces/token-pair.interface';
 import { type StoredTokens, type TokenStore } from '../../src/common/interfaces/token-store.interface';
 import { createRedisConnection, RedisRefreshLock, RedisTokenStore } from '../../src/redis';
 import { OAuthProtocolError, RefreshLockError } from '../../src/common/token-refresh.errors';
-import { FakeOAuthClient, RecordingEvents, silentLogger } from '../support/fake-oauth-client';
+import { FakeOAuthClient } from '../support/fake-oauth-client';
+import { createTestManager } from '../support/manager';
 import { deleteKeys, randomKeyPrefix, requireRedis, testConnection } from '../support/redis-test-server';
 import { waitFor } from '../support/wait-for';
 
@@ -81,15 +79,11 @@ async function replicas(count: number, client: FakeOAuthClient) {
     const redisStore = new RedisTokenStore(redis, { keyPrefix });
     const store = new WriteRefusingStore(redisStore);
     const lock = new RedisRefreshLock(redis, { keyPrefix, lease: 5_000 });
-    const events = new RecordingEvents();
-    const manager = new TokenRefreshManager({
-      settings: resolveSettings({ lockWaitTimeout: 300, retry: { initialDelay: 1_000, maxDelay: 1_000 } }),
+    const { manager, events } = createTestManager({
       client,
       store,
       lock,
-      timers: new NodeTimers(),
-      events,
-      logger: silentLogger,
+      options: { lockWaitTimeout: 300, retry: { initialDelay: 1_000, maxDelay: 1_000 } },
       random: () => 0.999,
     });
     cleanups.push(async () => {
