@@ -19,6 +19,7 @@ import {
   sendJson,
   sendText,
 } from './support/fault-server';
+import { expectTypedError } from './support/expect-error';
 
 const CLIENT_ID = 'my-client';
 const CLIENT_SECRET = 'sekret-XYZ';
@@ -54,16 +55,6 @@ function makeClient(overrides: Partial<HttpOAuthClientOptions> = {}): HttpOAuthC
 
 function refresh(client: HttpOAuthClient, signal = new AbortController().signal): Promise<unknown> {
   return client.refresh(REFRESH_TOKEN, { signal });
-}
-
-/** The rejection of `promise`; fails the test if it resolves. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 const hang: FaultBehaviour = () => undefined;
@@ -373,12 +364,7 @@ describe('HttpOAuthClient against a local fault server', () => {
       server.behave(scenario.behaviour);
       const client = makeClient(scenario.options);
 
-      const error = await (scenario.act ?? refresh)(client).then(
-        () => {
-          throw new Error('expected the refresh to fail');
-        },
-        (e: unknown) => e,
-      );
+      const error = await expectTypedError((scenario.act ?? refresh)(client), Error);
 
       scenario.check(error);
     });
@@ -395,10 +381,7 @@ describe('HttpOAuthClient against a local fault server', () => {
     it('connection refused: TokenEndpointNetworkError ECONNREFUSED', async () => {
       const client = makeClient({ tokenEndpoint: `${await closedPortOrigin()}/token` });
 
-      const error = await rejectionOf(refresh(client));
-
-      expect(error).toBeInstanceOf(TokenEndpointNetworkError);
-      expect(error).toMatchObject({ reason: 'ECONNREFUSED', permanent: false });
+      await expectTypedError(refresh(client), TokenEndpointNetworkError, { reason: 'ECONNREFUSED', permanent: false });
     });
   });
 
@@ -424,12 +407,12 @@ describe('HttpOAuthClient against a local fault server', () => {
           server.reset();
           server.behave(scenario.behaviour);
           const scenarioClient = makeClient({ authMethod, ...scenario.options });
-          const error = await rejectionOf((scenario.act ?? refresh)(scenarioClient));
+          const error = await expectTypedError((scenario.act ?? refresh)(scenarioClient), Error);
           scenario.check(error); // the scenario really produced its error, not some other failure
-          expect((error as Error).cause).toBeUndefined();
+          expect(error.cause).toBeUndefined();
           exposed.push(error);
         }
-        exposed.push(await rejectionOf(refresh(makeClient({ authMethod, tokenEndpoint: `${await closedPortOrigin()}/token` }))));
+        exposed.push(await expectTypedError(refresh(makeClient({ authMethod, tokenEndpoint: `${await closedPortOrigin()}/token` })), Error));
       }
 
       expect(exposed.length).toBe(2 * (failureScenarios.length + 2));

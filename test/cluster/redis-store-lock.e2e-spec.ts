@@ -25,6 +25,7 @@ import { TokenRefreshModule } from '../../src/token-refresh.module';
 import { FakeOAuthClient } from '../support/fake-oauth-client';
 import { deleteKeys, randomKeyPrefix, REDIS_URL, RedisProcess, requireRedis, testConnection } from '../support/redis-test-server';
 import { waitFor } from '../support/wait-for';
+import { expectTypedError } from '../support/expect-error';
 
 /** A port nothing listens on (connection refused at once). */
 const DEAD_URL = 'redis://127.0.0.1:1';
@@ -177,8 +178,7 @@ describe('RedisTokenStore against Redis', () => {
     const subject = store(connection().redis, keyPrefix);
     expect(await subject.load()).toBeNull();
     await raw.set(`${keyPrefix}:tokens`, value);
-    const error = await subject.load().catch((thrown: unknown) => thrown);
-    expect(error).toBeInstanceOf(TokenStoreUnreadableError);
+    const error = await expectTypedError(subject.load(), TokenStoreUnreadableError);
     expect(JSON.stringify(error) + String(error) + inspect(error)).not.toContain('SECRET');
     const pair = tokens('fresh', 3_600_000);
     expect(await saveOutcome(subject, pair)).toBe('written');
@@ -355,10 +355,9 @@ describe('RedisTokenStore against Redis', () => {
     cleanups.push(() => subject.close());
     for (const attempt of [() => subject.load(), () => subject.save(tokens('x', 60_000))]) {
       const started = Date.now();
-      const error = await attempt().catch((thrown: unknown) => thrown);
+      const error = await expectTypedError(attempt(), TokenStoreError);
       // Failed on the refused connection, not by running out its (long) command timeout.
       expect(Date.now() - started).toBeLessThan(SLOW_PATH_MS);
-      expect(error).toBeInstanceOf(TokenStoreError);
       expect(String(error) + inspect(error)).not.toContain('SECRET');
     }
   }, 3 * SLOW_PATH_MS);
@@ -493,8 +492,7 @@ describe('RedisRefreshLock against Redis', () => {
     const subject = new RedisRefreshLock({ url: DEAD_URL, keyPrefix: prefix(), commandTimeout: SLOW_PATH_MS });
     cleanups.push(() => subject.close());
     const started = Date.now();
-    const error = await subject.acquire({ waitMs: SLOW_PATH_MS, signal: signal() }).catch((thrown: unknown) => thrown);
-    expect(error).toBeInstanceOf(RefreshLockError);
+    await expectTypedError(subject.acquire({ waitMs: SLOW_PATH_MS, signal: signal() }), RefreshLockError);
     // Failed on the refused connection: it neither polled until waitMs nor ran out the command timeout.
     expect(Date.now() - started).toBeLessThan(SLOW_PATH_MS);
   }, 2 * SLOW_PATH_MS);
@@ -519,8 +517,7 @@ describe('RedisRefreshLock across a Redis restart (a private redis-server)', () 
     const lost = once(handle.lost!, 'abort');
 
     await server.kill();
-    const down = await subject.acquire({ waitMs: 5_000, signal: signal() }).catch((thrown: unknown) => thrown);
-    expect(down).toBeInstanceOf(RefreshLockError);
+    await expectTypedError(subject.acquire({ waitMs: 5_000, signal: signal() }), RefreshLockError);
     await within(lost, 10_000, 'lost signal');
 
     // Listening before the restart: ioredis may reconnect before server.start() returns.

@@ -9,6 +9,7 @@ import { FakeOAuthClient } from '../support/fake-oauth-client';
 import { createTestManager } from '../support/manager';
 import { deleteKeys, randomKeyPrefix, requireRedis, testConnection } from '../support/redis-test-server';
 import { waitFor } from '../support/wait-for';
+import { expectTypedError } from '../support/expect-error';
 
 /*
  * Replicas as several managers in one process, each with its own Redis connection, store and
@@ -142,8 +143,7 @@ describe('replicas sharing Redis (in one process)', () => {
     expect(await raw.exists(`${a.keyPrefix}:lock`)).toBe(1);
 
     // b, due now, must not re-read the stale store under the lock and present rt-0 again.
-    const error = await b.manager.forceRefresh().catch((thrown: unknown) => thrown);
-    expect(error).toBeInstanceOf(RefreshLockError);
+    await expectTypedError(b.manager.forceRefresh(), RefreshLockError);
     expect(client.presented).toEqual(['rt-0']);
 
     a.store.failing = false; // a's save retry (about 1 s later) succeeds, releases, announces
