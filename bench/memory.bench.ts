@@ -14,9 +14,9 @@ import { type TokenRefreshManager } from '../src/core/refresh-manager';
 import { deferred, FakeOAuthClient } from '../test/support/fake-oauth-client';
 import { type TokenPair } from '../src/common/interfaces/token-pair.interface';
 import { createTestManager } from '../test/support/manager';
+import { ScriptedServer } from '../test/support/scripted-server';
 import { type Row } from './report';
 import { BENCH_WIRING, fmtBytes, fmtInt, round, type SectionResult, sleep } from './support';
-import { StubTokenEndpoint } from './token-endpoint-stub';
 
 const REGISTRATIONS = 1_000;
 const WAITERS = 10_000;
@@ -74,25 +74,26 @@ async function perWaitingCaller(): Promise<number> {
 }
 
 async function perWaitingGoogleCaller(): Promise<number> {
-  const stub = await StubTokenEndpoint.start();
+  const endpoint = await ScriptedServer.start();
+  endpoint.answerRefreshGrants({ delayMs: 5 });
   try {
-    const google = new OAuth2Client({ clientId: 'bench-client', clientSecret: 'bench-secret', endpoints: { oauth2TokenUrl: stub.url } });
+    const google = new OAuth2Client({ clientId: 'bench-client', clientSecret: 'bench-secret', endpoints: { oauth2TokenUrl: endpoint.tokenEndpoint } });
     google.setCredentials({ access_token: 'at-0', refresh_token: 'rt-0', expiry_date: Date.now() - 1000 });
-    stub.hold();
+    endpoint.hold();
     // The first caller starts the (held) refresh; its request is in flight before the reading.
     const first = google.getAccessToken();
-    while (stub.requests === 0) await sleep(1);
+    while (endpoint.requests.length === 0) await sleep(1);
     const pending = new Array<Promise<unknown>>(WAITERS);
     const before = heapAfterGc();
     for (let i = 0; i < WAITERS; i++) pending[i] = google.getAccessToken();
     const after = heapAfterGc();
-    stub.release();
+    endpoint.release();
     await first;
     await Promise.all(pending);
-    if (stub.requests !== 1) throw new Error('memory: google callers did not share the refresh');
+    if (endpoint.requests.length !== 1) throw new Error('memory: google callers did not share the refresh');
     return (after - before) / WAITERS;
   } finally {
-    await stub.close();
+    await endpoint.close();
   }
 }
 

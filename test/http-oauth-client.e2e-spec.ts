@@ -14,11 +14,11 @@ import {
 } from '../src/common/token-refresh.errors';
 import {
   closedPortOrigin,
-  type FaultBehaviour,
-  FaultServer,
+  type ServerBehaviour,
+  ScriptedServer,
   sendJson,
   sendText,
-} from './support/fault-server';
+} from './support/scripted-server';
 import { expectTypedError } from './support/expect-error';
 
 const CLIENT_ID = 'my-client';
@@ -28,14 +28,14 @@ const ACCESS_TOKEN = 'at-SECRET-456';
 const NEW_REFRESH_TOKEN = 'rt-NEW-SECRET-789';
 const BASIC_HEADER = `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`;
 
-let server: FaultServer;
+let server: ScriptedServer;
 // No keep-alive: a pooled socket closed by the previous test's teardown must never be reused.
 // Derived from HttpService's own axios so the instance has the types @nestjs/axios expects
 // (importing axios here would give the CommonJS declarations, a distinct type).
 const http = new HttpService(new HttpService().axiosRef.create({ httpAgent: new Agent({ keepAlive: false }) }));
 
 beforeAll(async () => {
-  server = await FaultServer.start();
+  server = await ScriptedServer.start();
 });
 
 afterEach(() => {
@@ -57,12 +57,12 @@ function refresh(client: HttpOAuthClient, signal = new AbortController().signal)
   return client.refresh(REFRESH_TOKEN, { signal });
 }
 
-const hang: FaultBehaviour = () => undefined;
+const hang: ServerBehaviour = () => undefined;
 
 interface FailureScenario {
   name: string;
   options?: Partial<HttpOAuthClientOptions>;
-  behaviour: FaultBehaviour;
+  behaviour: ServerBehaviour;
   /** Starts the refresh and returns its (rejecting) promise; defaults to one refresh nobody aborts. */
   act?: (client: HttpOAuthClient) => Promise<unknown>;
   check: (error: unknown) => void;
@@ -256,7 +256,7 @@ const failureScenarios: FailureScenario[] = [
   },
 ];
 
-describe('HttpOAuthClient against a local fault server', () => {
+describe('HttpOAuthClient against a local token endpoint', () => {
   describe('success', () => {
     it('sends an RFC 6749 refresh request and maps the response, including a rotated refresh token', async () => {
       server.behave((_req, res) =>
@@ -311,7 +311,7 @@ describe('HttpOAuthClient against a local fault server', () => {
   });
 
   describe('client authentication (RFC 6749 section 2.3.1)', () => {
-    const ok: FaultBehaviour = (_req, res) => sendJson(res, 200, { access_token: ACCESS_TOKEN, token_type: 'Bearer' });
+    const ok: ServerBehaviour = (_req, res) => sendJson(res, 200, { access_token: ACCESS_TOKEN, token_type: 'Bearer' });
 
     /** Undoes form-urlencoding of one Basic credential part. */
     const formDecode = (part: string): string => decodeURIComponent(part.replace(/\+/g, ' '));

@@ -1,13 +1,13 @@
 import { type HttpService } from '@nestjs/axios';
 import { AxiosError, type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
-import { Agent as HttpAgent, createServer, type Server } from 'node:http';
+import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import { firstValueFrom } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deferred } from '../../test/support/fake-oauth-client';
+import { ScriptedServer, sendJson } from '../../test/support/scripted-server';
 import { ReauthRequiredError, TokenRefreshConfigError } from '../common/token-refresh.errors';
 import { type AccessTokenSource, keepTokenOnOrigin } from './authenticated-adapter';
 import { resolveRequestUrl } from './request-origin';
@@ -356,25 +356,23 @@ describe('keepTokenOnOrigin (redirects)', () => {
 
 describe.each(['http', 'fetch'] as const)('what the caller gets back does not carry the token (%s adapter)', (adapter) => {
   const SECRET = 'tok-5ecret-';
-  let server: Server;
-  let base: string;
-  const authorizations: Array<string | undefined> = [];
+  let server: ScriptedServer;
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      authorizations.push(req.headers.authorization);
-      if (req.url === '/fail') res.writeHead(500).end('{}');
-      else if (req.url === '/denied') res.writeHead(401).end('{}');
+    server = await ScriptedServer.start((req, res) => {
+      if (req.url === '/fail') sendJson(res, 500, {});
+      else if (req.url === '/denied') sendJson(res, 401, {});
       else if (req.url === '/reset') req.socket.destroy();
-      else res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ok":true}');
+      else sendJson(res, 200, { ok: true });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
   });
+  beforeEach(() => server.forget());
+
+  /** The Authorization header of each request the server received. */
+  const authorizations = (): Array<string | undefined> => server.requests.map((r) => r.headers.authorization);
 
   /** What `console.log(x)` and a JSON logger would print; a boolean, so a failure never prints the token. */
   const leaks = (value: unknown): boolean =>
@@ -382,7 +380,7 @@ describe.each(['http', 'fetch'] as const)('what the caller gets back does not ca
 
   // Through axios' own adapters: their raw request (ClientRequest, Request) is what they really hand back.
   function realClient(tokens: FakeTokens): HttpService {
-    return createTokenRefreshHttpService({ baseURL: base, adapter }, () => tokens);
+    return createTokenRefreshHttpService({ baseURL: server.origin, adapter }, () => tokens);
   }
 
   it.each([
@@ -390,12 +388,11 @@ describe.each(['http', 'fetch'] as const)('what the caller gets back does not ca
     ['a 401 that stays 401 after the refresh', '/denied', 401],
     ['a network error', '/reset', undefined],
   ])('%s', async (_label, path, status) => {
-    authorizations.length = 0;
     const tokens = new FakeTokens(SECRET);
     const error = await expectTypedError(firstValueFrom(realClient(tokens).get(path)), AxiosError);
     expect(error.response?.status).toBe(status);
     // The token did go out (so there was something to leak), and the raw request is still there.
-    expect(authorizations.length > 0 && authorizations.every((a) => a?.startsWith(`Bearer ${SECRET}`))).toBe(true);
+    expect(authorizations().length > 0 && authorizations().every((a) => a?.startsWith(`Bearer ${SECRET}`))).toBe(true);
     expect(error.request).toBeDefined();
     expect(leaks(error)).toBe(false);
     expect(leaks(error.response ?? null)).toBe(false);
@@ -403,22 +400,20 @@ describe.each(['http', 'fetch'] as const)('what the caller gets back does not ca
   });
 
   it('a successful response', async () => {
-    authorizations.length = 0;
     const tokens = new FakeTokens(SECRET);
     const response = await firstValueFrom(realClient(tokens).get('/ok'));
     expect(response.data).toEqual({ ok: true });
-    expect(authorizations).toEqual([`Bearer ${SECRET}0`]);
+    expect(authorizations()).toEqual([`Bearer ${SECRET}0`]);
     expect(response.request).toBeDefined();
     expect(leaks(response)).toBe(false);
   });
 
   it('a config replayed by the caller (a retry interceptor) is authenticated again', async () => {
-    authorizations.length = 0;
     const tokens = new FakeTokens(SECRET);
     const http = realClient(tokens);
     const error = await expectTypedError(firstValueFrom(http.get('/fail')), AxiosError);
     // @nestjs/axios cancels the first call's cancelToken once it has settled.
     await expectTypedError(http.axiosRef.request({ ...error.config!, cancelToken: undefined }), Error);
-    expect(authorizations).toEqual([`Bearer ${SECRET}0`, `Bearer ${SECRET}0`]);
+    expect(authorizations()).toEqual([`Bearer ${SECRET}0`, `Bearer ${SECRET}0`]);
   });
 });
