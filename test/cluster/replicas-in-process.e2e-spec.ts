@@ -1,13 +1,12 @@
-import { Logger } from '@nestjs/common';
-import { type Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type TokenPair } from '../../src/common/interfaces/token-pair.interface';
 import { type StoredTokens, type TokenStore } from '../../src/common/interfaces/token-store.interface';
 import { createRedisConnection, RedisRefreshLock, RedisTokenStore } from '../../src/redis';
 import { OAuthProtocolError, RefreshLockError } from '../../src/common/token-refresh.errors';
 import { FakeOAuthClient } from '../support/fake-oauth-client';
 import { createTestManager } from '../support/manager';
-import { deleteKeys, randomKeyPrefix, requireRedis, testConnection } from '../support/redis-test-server';
+import { useRedis } from '../support/redis-hooks';
+import { REDIS_URL } from '../support/redis-test-server';
 import { waitFor } from '../support/wait-for';
 import { expectTypedError } from '../support/expect-error';
 
@@ -17,22 +16,7 @@ import { expectTypedError } from '../support/expect-error';
  * called the endpoint; the process-level suite (cluster.e2e-spec.ts) covers real crashes.
  */
 
-let raw: Redis;
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
-
-beforeAll(async () => {
-  await requireRedis();
-  raw = testConnection();
-  Logger.overrideLogger(false);
-});
-
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-
-afterAll(async () => {
-  await raw?.quit();
-});
+const { raw, prefix, cleanup } = useRedis('replicas');
 
 /** An endpoint that rotates and, like oidc-provider, refuses a refresh token presented twice. */
 function rotatingEndpoint(): FakeOAuthClient {
@@ -61,8 +45,7 @@ class WriteRefusingStore implements TokenStore {
 }
 
 async function replicas(count: number, client: FakeOAuthClient) {
-  const keyPrefix = randomKeyPrefix('replicas');
-  cleanups.push(() => deleteKeys(raw, keyPrefix));
+  const keyPrefix = prefix();
   const seed = new RedisTokenStore(raw, { keyPrefix });
   // A login a moment ago, so tokens a test hands in later count as obtained after it.
   const loggedInAt = Date.now() - 1_000;
@@ -76,7 +59,7 @@ async function replicas(count: number, client: FakeOAuthClient) {
   });
   await seed.close();
   return Array.from({ length: count }, () => {
-    const redis = createRedisConnection(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const redis = createRedisConnection(REDIS_URL);
     const redisStore = new RedisTokenStore(redis, { keyPrefix });
     const store = new WriteRefusingStore(redisStore);
     const lock = new RedisRefreshLock(redis, { keyPrefix, lease: 5_000 });
@@ -87,7 +70,7 @@ async function replicas(count: number, client: FakeOAuthClient) {
       options: { lockWaitTimeout: 300, retry: { initialDelay: 1_000, maxDelay: 1_000 } },
       random: () => 0.999,
     });
-    cleanups.push(async () => {
+    cleanup(async () => {
       await manager.stop();
       await redisStore.close();
       await lock.close();
