@@ -2,8 +2,8 @@ import { HttpService } from '@nestjs/axios';
 import { Agent } from 'node:http';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type HttpOAuthClientOptions } from '../src/oauth/http-oauth-client.options';
-import { HttpOAuthClient } from '../src/oauth/http-oauth-client';
+import { type HttpOAuthClientOptions } from '../../src/oauth/http-oauth-client.options';
+import { HttpOAuthClient } from '../../src/oauth/http-oauth-client';
 import {
   InvalidTokenResponseError,
   OAuthProtocolError,
@@ -11,15 +11,15 @@ import {
   TokenEndpointHttpError,
   TokenEndpointNetworkError,
   TokenEndpointTimeoutError,
-} from '../src/common/token-refresh.errors';
+} from '../../src/common/token-refresh.errors';
 import {
   closedPortOrigin,
   type ServerBehaviour,
   ScriptedServer,
   sendJson,
   sendText,
-} from './support/scripted-server';
-import { expectTypedError } from './support/expect-error';
+} from '../support/scripted-server';
+import { expectTypedError } from '../support/expect-error';
 
 const CLIENT_ID = 'my-client';
 const CLIENT_SECRET = 'sekret-XYZ';
