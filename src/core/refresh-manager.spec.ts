@@ -92,6 +92,34 @@ describe('TokenRefreshManager', () => {
       expect(await manager.getAccessToken()).toBe('at-1');
       await manager.stop();
     });
+
+    it('a store whose watch() throws fails start() without leaving it half running', async () => {
+      const store: TokenStore = {
+        load: async () => null,
+        save: async () => undefined,
+        watch: () => {
+          throw new Error('subscribe failed');
+        },
+      };
+      const { manager } = createTestManager({ store });
+      await expect(manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 })).rejects.toMatchObject({ code: 'unknown_error' });
+      expect(manager.isRunning()).toBe(false);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('stop() during start() stops what start() starts', async () => {
+      const loaded = deferred<StoredTokens>();
+      const store: TokenStore = { load: () => loaded.promise, save: async () => undefined, watch: vi.fn(() => () => undefined) };
+      const { manager, events } = createTestManager({ store });
+      const started = manager.start();
+      const stopped = manager.stop();
+      loaded.resolve({ accessToken: 'a', refreshToken: 'r', tokenType: 'Bearer', expiresAt: new Date(T0 + 3600_000), issuedAt: new Date(T0), version: 1 });
+      await started;
+      await stopped;
+      expect(manager.isRunning()).toBe(false);
+      expect(vi.getTimerCount()).toBe(0);
+      expect(events.emitted.map(([name]) => name)).toEqual([TokenRefreshEvents.STARTED, TokenRefreshEvents.STOPPED]);
+    });
   });
 
   describe('scheduling', () => {
@@ -138,6 +166,26 @@ describe('TokenRefreshManager', () => {
       vi.setSystemTime(T0 + 58 * MIN); // wall clock jumps, monotonic timers do not
       await vi.advanceTimersByTimeAsync(MIN);
       expect(client.calls).toBe(1);
+      await manager.stop();
+    });
+
+    it('a response without expires_in after an expired start does not loop (assumes an hour)', async () => {
+      const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `opaque-${call}`, refreshToken: `rt-${call}` }));
+      const { manager } = createTestManager({ client });
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresAt: T0 - 60_000 });
+      await vi.advanceTimersByTimeAsync(10 * MIN);
+      expect(client.calls).toBe(1);
+      expect(manager.getRefreshStatus().timeUntilExpiry).toBe(50 * MIN);
+      await manager.stop();
+    });
+
+    it('tokens that are due on arrival (expires_in 0) back off instead of refreshing in a loop', async () => {
+      const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 0 }));
+      const { manager } = createTestManager({ client });
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 0 });
+      await vi.advanceTimersByTimeAsync(10_000);
+      // random 0.5: waits of 0.5, 1, 2, 4 s after the first refresh.
+      expect(client.calls).toBe(5);
       await manager.stop();
     });
   });
@@ -193,6 +241,20 @@ describe('TokenRefreshManager', () => {
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       for (let i = 0; i < 100; i++) expect(await manager.getAccessToken()).toBe('a');
       expect(manager.peekAccessToken()).toBe('a');
+      expect(client.calls).toBe(0);
+      await manager.stop();
+    });
+
+    it('does not send when the distributed lock was lost before the request', async () => {
+      const lost = new AbortController();
+      lost.abort();
+      const client = new FakeOAuthClient();
+      const { manager } = createTestManager({
+        client,
+        lock: { distributed: true, acquire: async () => ({ release: async () => undefined, lost: lost.signal }) },
+      });
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      await expect(manager.forceRefresh()).rejects.toMatchObject({ code: 'lock_unavailable' });
       expect(client.calls).toBe(0);
       await manager.stop();
     });
@@ -264,6 +326,17 @@ describe('TokenRefreshManager', () => {
       await vi.advanceTimersByTimeAsync(MIN);
       expect(saved.at(-1)).toMatchObject({ accessToken: 'at-1', refreshToken: 'rt-1' });
       // And the next refresh presents the rotated token, never the spent one.
+      await manager.forceRefresh();
+      expect(client.presented).toEqual(['r0', 'rt-1']);
+      await manager.stop();
+    });
+
+    it('keeps a rotated refresh token from a response without expires_in', async () => {
+      const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `at-${call}`, refreshToken: `rt-${call}` }));
+      const { manager } = createTestManager({ client });
+      await manager.start({ accessToken: 'a', refreshToken: 'r0', expiresIn: 600 });
+      await manager.forceRefresh();
+      expect(manager.getTokens()).toMatchObject({ accessToken: 'at-1', refreshToken: 'rt-1', expiresIn: 600 });
       await manager.forceRefresh();
       expect(client.presented).toEqual(['r0', 'rt-1']);
       await manager.stop();
@@ -378,9 +451,7 @@ describe('TokenRefreshManager', () => {
       expect(manager.peekAccessToken()).toBeUndefined();
       await manager.stop();
     });
-  });
 
-  describe('review regressions', () => {
     it('a zero backoff delay retries at once, not at the next check', async () => {
       let failures = 1;
       const client = new FakeOAuthClient((_rt, call) => {
@@ -395,42 +466,50 @@ describe('TokenRefreshManager', () => {
       expect(manager.getRefreshStatus().state).toBe('idle');
       await manager.stop();
     });
+  });
 
-    it('announces started before anything about the tokens it started with', async () => {
-      const { manager, events } = createTestManager();
-      await manager.start({ accessToken: 'old', refreshToken: 'r', expiresAt: T0 - 1 });
-      await flush();
-      expect(events.emitted.map(([name]) => name)).toEqual([
-        TokenRefreshEvents.STARTED,
-        TokenRefreshEvents.EXPIRED,
-        TokenRefreshEvents.REFRESHED,
-      ]);
-      await manager.stop();
-    });
-
-    it('scrubs held tokens from the message of a foreign error', async () => {
-      const client = new FakeOAuthClient((rt) => {
-        throw new Error(`POST /token refresh_token=${rt} failed; bearer AT-HELD-1`);
+  describe('stop with a refresh in flight', () => {
+    it('waits for it (up to shutdownTimeout) so the rotated token is saved', async () => {
+      const gate = deferred<void>();
+      const client = new FakeOAuthClient(async () => {
+        await gate.promise;
+        return { accessToken: 'rotated', refreshToken: 'rt-new', expiresIn: 3600 };
       });
-      const { manager, events } = createTestManager({ client });
-      await manager.start({ accessToken: 'AT-HELD-1', refreshToken: 'RT-HELD-1', expiresIn: 3600 });
-      const error = await manager.forceRefresh().catch((thrown: unknown) => thrown);
-      expect(error).toMatchObject({ code: 'unknown_error', message: 'Error: POST /token refresh_token=[redacted] failed; bearer [redacted]' });
-      const surfaces = JSON.stringify([events.emitted, manager.getRefreshStatus()]) + inspect(error, { showHidden: true });
-      expect(surfaces).not.toContain('RT-HELD-1');
-      expect(surfaces).not.toContain('AT-HELD-1');
-      await manager.stop();
+      const { manager, store } = createTestManager({ options: { shutdownTimeout: 5000 }, client });
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      const forced = manager.forceRefresh();
+      await flush();
+      const stopped = manager.stop();
+      await vi.advanceTimersByTimeAsync(1000);
+      gate.resolve();
+      await stopped;
+      await forced;
+      expect(await store.load()).toMatchObject({ refreshToken: 'rt-new' });
+      expect(vi.getTimerCount()).toBe(0);
     });
 
-    it('keeps a rotated refresh token from a response without expires_in', async () => {
-      const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `at-${call}`, refreshToken: `rt-${call}` }));
-      const { manager } = createTestManager({ client });
-      await manager.start({ accessToken: 'a', refreshToken: 'r0', expiresIn: 600 });
-      await manager.forceRefresh();
-      expect(manager.getTokens()).toMatchObject({ accessToken: 'at-1', refreshToken: 'rt-1', expiresIn: 600 });
-      await manager.forceRefresh();
-      expect(client.presented).toEqual(['r0', 'rt-1']);
-      await manager.stop();
+    it('aborts it after shutdownTimeout', async () => {
+      let aborted = false;
+      const client = new FakeOAuthClient(
+        (_rt, _call, { signal }) =>
+          new Promise((_resolve, reject) => {
+            signal.addEventListener('abort', () => {
+              aborted = true;
+              reject(signal.reason);
+            });
+          }),
+      );
+      const { manager } = createTestManager({ options: { shutdownTimeout: 2000 }, client });
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      const forced = manager.forceRefresh().catch((error: unknown) => error);
+      await flush();
+      const stopped = manager.stop();
+      await vi.advanceTimersByTimeAsync(2000);
+      await stopped;
+      expect(aborted).toBe(true);
+      expect(await forced).toMatchObject({ code: 'aborted' });
+      expect(manager.getRefreshStatus().state).toBe('stopped');
+      expect(vi.getTimerCount()).toBe(0);
     });
 
     it('keeps tokens that arrive after stop aborted a client that ignores the signal', async () => {
@@ -451,56 +530,6 @@ describe('TokenRefreshManager', () => {
       await forced;
       expect(await store.load()).toMatchObject({ refreshToken: 'rt-late' });
       expect(manager.getTokens()?.refreshToken).toBe('rt-late');
-    });
-
-    it('does not send when the distributed lock was lost before the request', async () => {
-      const lost = new AbortController();
-      lost.abort();
-      const client = new FakeOAuthClient();
-      const { manager } = createTestManager({
-        client,
-        lock: { distributed: true, acquire: async () => ({ release: async () => undefined, lost: lost.signal }) },
-      });
-      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
-      await expect(manager.forceRefresh()).rejects.toMatchObject({ code: 'lock_unavailable' });
-      expect(client.calls).toBe(0);
-      await manager.stop();
-    });
-
-    it('a store whose watch() throws fails start() without leaving it half running', async () => {
-      const store: TokenStore = {
-        load: async () => null,
-        save: async () => undefined,
-        watch: () => {
-          throw new Error('subscribe failed');
-        },
-      };
-      const { manager } = createTestManager({ store });
-      await expect(manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 })).rejects.toMatchObject({ code: 'unknown_error' });
-      expect(manager.isRunning()).toBe(false);
-      expect(vi.getTimerCount()).toBe(0);
-    });
-  });
-
-  describe('second review regressions', () => {
-    it('a response without expires_in after an expired start does not loop (assumes an hour)', async () => {
-      const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `opaque-${call}`, refreshToken: `rt-${call}` }));
-      const { manager } = createTestManager({ client });
-      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresAt: T0 - 60_000 });
-      await vi.advanceTimersByTimeAsync(10 * MIN);
-      expect(client.calls).toBe(1);
-      expect(manager.getRefreshStatus().timeUntilExpiry).toBe(50 * MIN);
-      await manager.stop();
-    });
-
-    it('tokens that are due on arrival (expires_in 0) back off instead of refreshing in a loop', async () => {
-      const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 0 }));
-      const { manager } = createTestManager({ client });
-      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 0 });
-      await vi.advanceTimersByTimeAsync(10_000);
-      // random 0.5: waits of 0.5, 1, 2, 4 s after the first refresh.
-      expect(client.calls).toBe(5);
-      await manager.stop();
     });
 
     it('a refresh queued behind a stale flight is not sent once stop() has begun', async () => {
@@ -569,65 +598,6 @@ describe('TokenRefreshManager', () => {
       }
       expect(onRefreshFail).not.toHaveBeenCalled();
       expect(reauthenticate).not.toHaveBeenCalled();
-    });
-
-    it('stop() during start() stops what start() starts', async () => {
-      const loaded = deferred<StoredTokens>();
-      const store: TokenStore = { load: () => loaded.promise, save: async () => undefined, watch: vi.fn(() => () => undefined) };
-      const { manager, events } = createTestManager({ store });
-      const started = manager.start();
-      const stopped = manager.stop();
-      loaded.resolve({ accessToken: 'a', refreshToken: 'r', tokenType: 'Bearer', expiresAt: new Date(T0 + 3600_000), issuedAt: new Date(T0), version: 1 });
-      await started;
-      await stopped;
-      expect(manager.isRunning()).toBe(false);
-      expect(vi.getTimerCount()).toBe(0);
-      expect(events.emitted.map(([name]) => name)).toEqual([TokenRefreshEvents.STARTED, TokenRefreshEvents.STOPPED]);
-    });
-  });
-
-  describe('stop with a refresh in flight', () => {
-    it('waits for it (up to shutdownTimeout) so the rotated token is saved', async () => {
-      const gate = deferred<void>();
-      const client = new FakeOAuthClient(async () => {
-        await gate.promise;
-        return { accessToken: 'rotated', refreshToken: 'rt-new', expiresIn: 3600 };
-      });
-      const { manager, store } = createTestManager({ options: { shutdownTimeout: 5000 }, client });
-      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
-      const forced = manager.forceRefresh();
-      await flush();
-      const stopped = manager.stop();
-      await vi.advanceTimersByTimeAsync(1000);
-      gate.resolve();
-      await stopped;
-      await forced;
-      expect(await store.load()).toMatchObject({ refreshToken: 'rt-new' });
-      expect(vi.getTimerCount()).toBe(0);
-    });
-
-    it('aborts it after shutdownTimeout', async () => {
-      let aborted = false;
-      const client = new FakeOAuthClient(
-        (_rt, _call, { signal }) =>
-          new Promise((_resolve, reject) => {
-            signal.addEventListener('abort', () => {
-              aborted = true;
-              reject(signal.reason);
-            });
-          }),
-      );
-      const { manager } = createTestManager({ options: { shutdownTimeout: 2000 }, client });
-      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
-      const forced = manager.forceRefresh().catch((error: unknown) => error);
-      await flush();
-      const stopped = manager.stop();
-      await vi.advanceTimersByTimeAsync(2000);
-      await stopped;
-      expect(aborted).toBe(true);
-      expect(await forced).toMatchObject({ code: 'aborted' });
-      expect(manager.getRefreshStatus().state).toBe('stopped');
-      expect(vi.getTimerCount()).toBe(0);
     });
   });
 
@@ -751,6 +721,32 @@ describe('TokenRefreshManager', () => {
       ];
       expect(errors.length).toBeGreaterThanOrEqual(2);
       for (const surface of surfaces) for (const secret of secrets) expect(surface).not.toContain(secret);
+    });
+
+    it('announces started before anything about the tokens it started with', async () => {
+      const { manager, events } = createTestManager();
+      await manager.start({ accessToken: 'old', refreshToken: 'r', expiresAt: T0 - 1 });
+      await flush();
+      expect(events.emitted.map(([name]) => name)).toEqual([
+        TokenRefreshEvents.STARTED,
+        TokenRefreshEvents.EXPIRED,
+        TokenRefreshEvents.REFRESHED,
+      ]);
+      await manager.stop();
+    });
+
+    it('scrubs held tokens from the message of a foreign error', async () => {
+      const client = new FakeOAuthClient((rt) => {
+        throw new Error(`POST /token refresh_token=${rt} failed; bearer AT-HELD-1`);
+      });
+      const { manager, events } = createTestManager({ client });
+      await manager.start({ accessToken: 'AT-HELD-1', refreshToken: 'RT-HELD-1', expiresIn: 3600 });
+      const error = await manager.forceRefresh().catch((thrown: unknown) => thrown);
+      expect(error).toMatchObject({ code: 'unknown_error', message: 'Error: POST /token refresh_token=[redacted] failed; bearer [redacted]' });
+      const surfaces = JSON.stringify([events.emitted, manager.getRefreshStatus()]) + inspect(error, { showHidden: true });
+      expect(surfaces).not.toContain('RT-HELD-1');
+      expect(surfaces).not.toContain('AT-HELD-1');
+      await manager.stop();
     });
   });
 });
