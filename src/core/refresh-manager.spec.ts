@@ -192,18 +192,15 @@ describe('TokenRefreshManager', () => {
 
   describe('single flight', () => {
     it('1000 concurrent getAccessToken() at expiry make exactly one client call', async () => {
-      const gate = deferred<void>();
-      const client = new FakeOAuthClient(async (_rt, call) => {
-        await gate.promise;
-        return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 };
-      });
+      const client = new FakeOAuthClient();
+      client.hold();
       const { manager } = createTestManager({ options: { checkInterval: 100 * MIN }, client });
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       vi.setSystemTime(T0 + 3600_000); // due and expired, before any timer ran
       const all = Promise.all(Array.from({ length: 1000 }, () => manager.getAccessToken()));
       const forced = manager.forceRefresh();
       await flush();
-      gate.resolve();
+      client.release();
       const tokens = await all;
       await forced;
       expect(client.presented).toEqual(['r']);
@@ -212,11 +209,8 @@ describe('TokenRefreshManager', () => {
     });
 
     it('while a slow refresh runs, callers take the held token until 10 s before expiry, then wait for it', async () => {
-      const gate = deferred<void>();
-      const client = new FakeOAuthClient(async (_rt, call) => {
-        await gate.promise;
-        return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 };
-      });
+      const client = new FakeOAuthClient();
+      client.hold();
       const { manager } = createTestManager({ client });
       await manager.start({ accessToken: 'held', refreshToken: 'r', expiresIn: 3600 });
       await vi.advanceTimersByTimeAsync(55 * MIN); // refresh starts and hangs
@@ -230,7 +224,7 @@ describe('TokenRefreshManager', () => {
       void first.then(() => (settled = true));
       await flush();
       expect(settled).toBe(false);
-      gate.resolve();
+      client.release();
       expect(await first).toBe('at-1');
       expect(client.calls).toBe(1);
       await manager.stop();
@@ -470,18 +464,15 @@ describe('TokenRefreshManager', () => {
 
   describe('stop with a refresh in flight', () => {
     it('waits for it (up to shutdownTimeout) so the rotated token is saved', async () => {
-      const gate = deferred<void>();
-      const client = new FakeOAuthClient(async () => {
-        await gate.promise;
-        return { accessToken: 'rotated', refreshToken: 'rt-new', expiresIn: 3600 };
-      });
+      const client = new FakeOAuthClient(() => ({ accessToken: 'rotated', refreshToken: 'rt-new', expiresIn: 3600 }));
+      client.hold();
       const { manager, store } = createTestManager({ options: { shutdownTimeout: 5000 }, client });
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       const forced = manager.forceRefresh();
       await flush();
       const stopped = manager.stop();
       await vi.advanceTimersByTimeAsync(1000);
-      gate.resolve();
+      client.release();
       await stopped;
       await forced;
       expect(await store.load()).toMatchObject({ refreshToken: 'rt-new' });
@@ -513,18 +504,15 @@ describe('TokenRefreshManager', () => {
     });
 
     it('keeps tokens that arrive after stop aborted a client that ignores the signal', async () => {
-      const gate = deferred<void>();
-      const client = new FakeOAuthClient(async () => {
-        await gate.promise;
-        return { accessToken: 'late', refreshToken: 'rt-late', expiresIn: 3600 };
-      });
+      const client = new FakeOAuthClient(() => ({ accessToken: 'late', refreshToken: 'rt-late', expiresIn: 3600 }));
+      client.hold();
       const { manager, store } = createTestManager({ options: { shutdownTimeout: 1000 }, client });
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       const forced = manager.forceRefresh().catch(() => undefined);
       await flush();
       const stopped = manager.stop();
       await vi.advanceTimersByTimeAsync(1000); // shutdownTimeout passes: aborted
-      gate.resolve(); // the answer comes anyway, within the grace
+      client.release(); // the answer comes anyway, within the grace
       await vi.advanceTimersByTimeAsync(1000);
       await stopped;
       await forced;
@@ -574,23 +562,21 @@ describe('TokenRefreshManager', () => {
     });
 
     it('a failure that lands during stop() arms nothing and asks nobody', async () => {
-      let gate = deferred<void>();
       let permanent = false;
-      const client = new FakeOAuthClient(async () => {
-        await gate.promise;
+      const client = new FakeOAuthClient(() => {
         throw permanent ? new OAuthProtocolError({ error: 'invalid_grant', status: 400 }) : new TokenEndpointHttpError(503);
       });
       const onRefreshFail = vi.fn(() => true);
       const reauthenticate = vi.fn(async () => ({ accessToken: 'x', refreshToken: 'y', expiresIn: 3600 }));
       for (const kind of [false, true]) {
         permanent = kind;
-        gate = deferred<void>();
+        client.hold();
         const { manager, events } = createTestManager({ options: { onRefreshFail, reauthenticate }, client });
         await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
         void manager.forceRefresh().catch(() => undefined);
         await flush();
         const stopped = manager.stop();
-        gate.resolve();
+        client.release();
         await stopped;
         expect(vi.getTimerCount()).toBe(0);
         expect(events.named(TokenRefreshEvents.REFRESH_FAILED)).toHaveLength(0);
