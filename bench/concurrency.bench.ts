@@ -17,9 +17,11 @@ import { performance } from 'node:perf_hooks';
 import { HttpOAuthClient } from '../src/oauth/http-oauth-client';
 import { type OAuthClient } from '../src/common/interfaces/oauth-client.interface';
 import { FakeOAuthClient } from '../test/support/fake-oauth-client';
+import { createTestManager } from '../test/support/manager';
+import { ScriptedServer } from '../test/support/scripted-server';
 import { type Row } from './report';
 import {
-  buildManager,
+  BENCH_WIRING,
   CallerDrivenTimers,
   distribution,
   type Distribution,
@@ -29,7 +31,6 @@ import {
   type SectionResult,
   sleep,
 } from './support';
-import { StubTokenEndpoint } from './token-endpoint-stub';
 
 const SIZES = [1, 100, 10_000] as const;
 const ENDPOINT_DELAY_MS = 5;
@@ -96,7 +97,7 @@ function roundDist(d: Distribution): Distribution {
  * callers themselves must trigger and share the refresh.
  */
 async function dueManager(client: OAuthClient) {
-  const manager = buildManager({ client, timers: new CallerDrivenTimers() });
+  const { manager } = createTestManager({ ...BENCH_WIRING, client, timers: new CallerDrivenTimers() });
   await manager.start({ accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: SHORT_TOKEN_S });
   const refreshAt = manager.getRefreshStatus().refreshAt!.getTime();
   const expiresAt = manager.getExpiresAt()!.getTime();
@@ -119,28 +120,28 @@ async function fakeClientBurst(n: number): Promise<Burst> {
   return { ...result, endpointCalls: client.calls };
 }
 
-async function httpBurstThisModule(n: number, stub: StubTokenEndpoint, http: HttpService): Promise<Burst> {
-  const client = new HttpOAuthClient({ tokenEndpoint: stub.url, clientId: 'bench-client', clientSecret: 'bench-secret' }, http);
+async function httpBurstThisModule(n: number, endpoint: ScriptedServer, http: HttpService): Promise<Burst> {
+  const client = new HttpOAuthClient({ tokenEndpoint: endpoint.tokenEndpoint, clientId: 'bench-client', clientSecret: 'bench-secret' }, http);
   const manager = await dueManager(client);
-  stub.reset();
+  endpoint.forget();
   collect();
   const result = await burst(n, () => manager.getAccessToken(), (token) => token === 'at-1');
   await manager.stop();
-  return { ...result, endpointCalls: stub.requests };
+  return { ...result, endpointCalls: endpoint.requests.length };
 }
 
-async function httpBurstGoogle(n: number, stub: StubTokenEndpoint): Promise<Burst> {
-  const google = new OAuth2Client({ clientId: 'bench-client', clientSecret: 'bench-secret', endpoints: { oauth2TokenUrl: stub.url } });
+async function httpBurstGoogle(n: number, endpoint: ScriptedServer): Promise<Burst> {
+  const google = new OAuth2Client({ clientId: 'bench-client', clientSecret: 'bench-secret', endpoints: { oauth2TokenUrl: endpoint.tokenEndpoint } });
   // Expired: google-auth-library refreshes on the call (no background refresh).
   google.setCredentials({ access_token: 'at-0', refresh_token: 'rt-0', expiry_date: Date.now() - 1000 });
-  stub.reset();
+  endpoint.forget();
   collect();
   const result = await burst(
     n,
     async () => (await google.getAccessToken()).token ?? '',
     (token) => token === 'at-1',
   );
-  return { ...result, endpointCalls: stub.requests };
+  return { ...result, endpointCalls: endpoint.requests.length };
 }
 
 /**
@@ -155,7 +156,7 @@ async function duringBackgroundRefresh(n: number) {
     await sleep(SLOW_ENDPOINT_MS);
     return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 };
   });
-  const manager = buildManager({ client });
+  const { manager } = createTestManager({ ...BENCH_WIRING, client });
   collect();
   // A 2-second token: the timer refreshes it at 1 s, when it is still valid for 1 s.
   await manager.start({ accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 2 });
@@ -167,8 +168,8 @@ async function duringBackgroundRefresh(n: number) {
 }
 
 export async function runConcurrency(): Promise<SectionResult> {
-  const stub = await StubTokenEndpoint.start();
-  stub.delayMs = ENDPOINT_DELAY_MS;
+  const endpoint = await ScriptedServer.start();
+  endpoint.answerRefreshGrants({ delayMs: ENDPOINT_DELAY_MS });
   const http = new HttpService(new HttpService().axiosRef.create({ httpAgent: new Agent({ keepAlive: true }) }));
   const fake: Burst[] = [];
   const ours: Burst[] = [];
@@ -180,17 +181,17 @@ export async function runConcurrency(): Promise<SectionResult> {
     const largest = SIZES[SIZES.length - 1];
     for (let i = 0; i < WARMUP_BURSTS; i++) {
       const f = await fakeClientBurst(largest);
-      const o = await httpBurstThisModule(largest, stub, http);
-      const g = await httpBurstGoogle(largest, stub);
+      const o = await httpBurstThisModule(largest, endpoint, http);
+      const g = await httpBurstGoogle(largest, endpoint);
       if (i === 0) cold.push(f, o, g);
     }
     for (const n of SIZES) {
       fake.push(await medianOf(() => fakeClientBurst(n)));
-      ours.push(await medianOf(() => httpBurstThisModule(n, stub, http)));
-      google.push(await medianOf(() => httpBurstGoogle(n, stub)));
+      ours.push(await medianOf(() => httpBurstThisModule(n, endpoint, http)));
+      google.push(await medianOf(() => httpBurstGoogle(n, endpoint)));
     }
   } finally {
-    await stub.close();
+    await endpoint.close();
   }
   const background = await duringBackgroundRefresh(100);
 

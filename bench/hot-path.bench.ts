@@ -11,9 +11,9 @@
 import { OAuth2Client } from 'google-auth-library';
 import { Bench } from 'tinybench';
 import { FakeOAuthClient } from '../test/support/fake-oauth-client';
-import { createKeyedTestManager } from '../test/support/manager';
+import { createKeyedTestManager, createTestManager } from '../test/support/manager';
 import { type Row } from './report';
-import { buildManager, fmtNs, median, round, type SectionResult } from './support';
+import { BENCH_WIRING, fmtNs, median, round, type SectionResult } from './support';
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.hot-path-access-token.sig';
 const ASYNC_BATCH = 1_000;
@@ -134,7 +134,7 @@ async function measure(contenders: readonly Contender[]): Promise<Record<string,
 
 export async function runHotPath(): Promise<SectionResult> {
   const client = new FakeOAuthClient();
-  const manager = buildManager({ client });
+  const { manager } = createTestManager({ ...BENCH_WIRING, client });
   await manager.start({ accessToken: TOKEN, refreshToken: 'rt-0', expiresIn: 3600 });
   if ((await manager.getAccessToken()) !== TOKEN || manager.peekAccessToken() !== TOKEN) {
     throw new Error('hot path: manager does not serve the cached token');

@@ -13,9 +13,10 @@ import { OAuth2Client } from 'google-auth-library';
 import { type TokenRefreshManager } from '../src/core/refresh-manager';
 import { deferred, FakeOAuthClient } from '../test/support/fake-oauth-client';
 import { type TokenPair } from '../src/common/interfaces/token-pair.interface';
+import { createTestManager } from '../test/support/manager';
+import { ScriptedServer } from '../test/support/scripted-server';
 import { type Row } from './report';
-import { buildManager, fmtBytes, fmtInt, round, type SectionResult, sleep } from './support';
-import { StubTokenEndpoint } from './token-endpoint-stub';
+import { BENCH_WIRING, fmtBytes, fmtInt, round, type SectionResult, sleep } from './support';
 
 const REGISTRATIONS = 1_000;
 const WAITERS = 10_000;
@@ -29,7 +30,7 @@ async function perRegistration(): Promise<number> {
   const managers = new Array<TokenRefreshManager>(REGISTRATIONS);
   const before = heapAfterGc();
   for (let i = 0; i < REGISTRATIONS; i++) {
-    const manager = buildManager({ client: new FakeOAuthClient(), name: `reg-${i}` });
+    const { manager } = createTestManager({ ...BENCH_WIRING, client: new FakeOAuthClient(), name: `reg-${i}` });
     await manager.start({ accessToken: `at-${i}`, refreshToken: `rt-${i}`, expiresIn: 3600 });
     managers[i] = manager;
   }
@@ -54,7 +55,7 @@ function perGoogleClient(): number {
 async function perWaitingCaller(): Promise<number> {
   const answer = deferred<TokenPair>();
   const client = new FakeOAuthClient(() => answer.promise);
-  const manager = buildManager({ client });
+  const { manager } = createTestManager({ ...BENCH_WIRING, client });
   // Expired at start: the first check starts the refresh and callers must wait for it.
   await manager.start({ accessToken: 'at-0', refreshToken: 'rt-0', expiresAt: Date.now() - 1 });
   const refreshing = manager.forceRefresh();
@@ -73,25 +74,26 @@ async function perWaitingCaller(): Promise<number> {
 }
 
 async function perWaitingGoogleCaller(): Promise<number> {
-  const stub = await StubTokenEndpoint.start();
+  const endpoint = await ScriptedServer.start();
+  endpoint.answerRefreshGrants({ delayMs: 5 });
   try {
-    const google = new OAuth2Client({ clientId: 'bench-client', clientSecret: 'bench-secret', endpoints: { oauth2TokenUrl: stub.url } });
+    const google = new OAuth2Client({ clientId: 'bench-client', clientSecret: 'bench-secret', endpoints: { oauth2TokenUrl: endpoint.tokenEndpoint } });
     google.setCredentials({ access_token: 'at-0', refresh_token: 'rt-0', expiry_date: Date.now() - 1000 });
-    stub.hold();
+    endpoint.hold();
     // The first caller starts the (held) refresh; its request is in flight before the reading.
     const first = google.getAccessToken();
-    while (stub.requests === 0) await sleep(1);
+    while (endpoint.requests.length === 0) await sleep(1);
     const pending = new Array<Promise<unknown>>(WAITERS);
     const before = heapAfterGc();
     for (let i = 0; i < WAITERS; i++) pending[i] = google.getAccessToken();
     const after = heapAfterGc();
-    stub.release();
+    endpoint.release();
     await first;
     await Promise.all(pending);
-    if (stub.requests !== 1) throw new Error('memory: google callers did not share the refresh');
+    if (endpoint.requests.length !== 1) throw new Error('memory: google callers did not share the refresh');
     return (after - before) / WAITERS;
   } finally {
-    await stub.close();
+    await endpoint.close();
   }
 }
 

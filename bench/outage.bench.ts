@@ -18,8 +18,9 @@ import { DEFAULT_CHECK_INTERVAL, DEFAULT_RETRY } from '../src/common/token-refre
 import { OAuthProtocolError, ReauthRequiredError, TokenEndpointHttpError, TokenExpiredError } from '../src/common/token-refresh.errors';
 import { type TokenRefreshManager } from '../src/core/refresh-manager';
 import { FakeOAuthClient } from '../test/support/fake-oauth-client';
+import { createTestManager } from '../test/support/manager';
 import { type Row } from './report';
-import { buildManager, fmtInt, fmtMs, median, round, type SectionResult } from './support';
+import { BENCH_WIRING, fmtInt, fmtMs, median, round, type SectionResult } from './support';
 
 const T0 = Date.UTC(2026, 0, 1);
 const HOUR = 3_600_000;
@@ -43,7 +44,7 @@ function scenario(fail: () => never, trafficEvery: number, retry?: { maxDelay: n
     requests.push(Date.now());
     return fail();
   });
-  const manager = buildManager({ client, options: retry ? { retry } : {} });
+  const { manager } = createTestManager({ ...BENCH_WIRING, client, options: retry ? { retry } : {} });
   const callers = { ok: 0, reauthRequired: 0, expired: 0, other: 0 };
   // The app keeps calling: a getAccessToken() every `trafficEvery` simulated ms.
   setInterval(() => {

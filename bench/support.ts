@@ -1,16 +1,9 @@
 /**
- * Shared pieces of the benchmarks: how a manager is built without Nest (as in
- * refresh-manager.spec.ts), percentiles, sleeps and number formatting.
+ * Shared pieces of the benchmarks: the wiring they give the test suites' manager factory,
+ * percentiles, sleeps and number formatting.
  */
 import { arch, availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
-import { InMemoryTokenStore } from '../src/core/in-memory-token.store';
-import { InProcessRefreshLock } from '../src/core/in-process-refresh.lock';
-import { resolveSettings } from '../src/core/options-validation';
 import { type EventSink, NodeTimers, type TimerKind, type TimerPort } from '../src/core/ports';
-import { TokenRefreshManager } from '../src/core/refresh-manager';
-import { type OAuthClient } from '../src/common/interfaces/oauth-client.interface';
-import { type RefreshPolicyOptions } from '../src/core/options-validation';
-import { silentLogger } from '../test/support/fake-oauth-client';
 import { type Row } from './report';
 
 /** What every *.bench.ts returns to run.ts: its table rows and its raw figures for results.json. */
@@ -21,30 +14,11 @@ export interface SectionResult {
   data: Record<string, unknown>;
 }
 
-export interface ManagerSetup {
-  client: OAuthClient;
-  options?: Partial<RefreshPolicyOptions>;
-  timers?: TimerPort;
-  events?: EventSink;
-  name?: string;
-  /** Jitter source; default Math.random, as in production. */
-  random?: () => number;
-}
-
-/** A TokenRefreshManager wired the way refresh-manager.spec.ts `setup()` does it, with plain Node timers. */
-export function buildManager(setup: ManagerSetup): TokenRefreshManager {
-  const { client, options = {}, timers = new NodeTimers(), events, name, random } = setup;
-  return new TokenRefreshManager({
-    settings: resolveSettings({ ...options }, name),
-    client,
-    store: new InMemoryTokenStore(),
-    lock: new InProcessRefreshLock(),
-    timers,
-    events,
-    logger: silentLogger,
-    random,
-  });
-}
+/**
+ * What the benchmarks add to createTestManager (test/support/manager.ts): jitter from
+ * Math.random, as in production, and events that go nowhere, so nothing piles up in memory.
+ */
+export const BENCH_WIRING = { random: Math.random, events: { emit: () => undefined } as EventSink };
 
 /**
  * Plain Node timers, except that the exact-time refresh timeout is never armed: the refresh

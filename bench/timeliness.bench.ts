@@ -12,8 +12,9 @@
 import { DEFAULT_CHECK_INTERVAL, TokenRefreshEvents } from '../src/common/token-refresh.constants';
 import { type TokenRefreshManager } from '../src/core/refresh-manager';
 import { FakeOAuthClient } from '../test/support/fake-oauth-client';
+import { createTestManager } from '../test/support/manager';
 import { type Row } from './report';
-import { buildManager, distribution, fmtInt, fmtMs, round, type SectionResult, sleep } from './support';
+import { BENCH_WIRING, distribution, fmtInt, fmtMs, round, type SectionResult, sleep } from './support';
 
 const MANAGERS = 40;
 const REFRESHES_EACH = 5;
@@ -68,7 +69,8 @@ export async function runTimeliness(): Promise<SectionResult> {
       }
       return { accessToken: `at-${index}-${call}`, refreshToken: `rt-${index}-${call}`, expiresIn: TOKEN_S };
     });
-    const manager: TokenRefreshManager = buildManager({
+    const { manager } = createTestManager({
+      ...BENCH_WIRING,
       client,
       name: `m${index}`,
       options: { refreshThreshold: THRESHOLD_MS },

@@ -2,18 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CHECK_INTERVAL, DEFAULT_REFRESH_THRESHOLD } from '../common/token-refresh.constants';
 import { TokenRefreshConfigError } from '../common/token-refresh.errors';
 import { assertShape, resolveSettings } from './options-validation';
+import { expectTypedError } from '../../test/support/expect-error';
 
 const client = { refresh: async () => ({ accessToken: 'a', expiresIn: 1 }) };
-
-function optionOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof TokenRefreshConfigError) return error.option;
-    throw error;
-  }
-  return undefined;
-}
 
 describe('resolveSettings', () => {
   it('applies the documented defaults', () => {
@@ -52,7 +43,7 @@ describe('resolveSettings', () => {
     [{ onRefreshFail: 'yes' }, 'onRefreshFail'],
     [{ autoStart: 'true' }, 'autoStart'],
   ])('rejects %o naming %s', (bad, option) => {
-    expect(optionOf(() => resolveSettings({ ...(bad as object) }))).toBe(option);
+    expectTypedError(() => resolveSettings({ ...(bad as object) }), TokenRefreshConfigError, { option });
   });
 
   // Node clamps a longer timer to 1 ms: a 28-day retry delay would become a save storm.
@@ -63,19 +54,15 @@ describe('resolveSettings', () => {
       const options = option.startsWith('retry.')
         ? { retry: { initialDelay: 1000, maxDelay: tooLong, [option.slice(6)]: tooLong } }
         : { [option]: tooLong };
-      let error: unknown;
-      try {
-        resolveSettings({ ...options });
-      } catch (thrown) {
-        error = thrown;
-      }
-      expect(error).toBeInstanceOf(TokenRefreshConfigError);
-      expect(error).toMatchObject({ option, message: expect.stringContaining(`${option} must be at most 2147483647 ms`) });
+      expectTypedError(() => resolveSettings({ ...options }), TokenRefreshConfigError, {
+        option,
+        message: expect.stringContaining(`${option} must be at most 2147483647 ms`),
+      });
     },
   );
 
   it('rejects a bad registration name', () => {
-    expect(optionOf(() => resolveSettings({}, 'has spaces'))).toBe('name');
+    expectTypedError(() => resolveSettings({}, 'has spaces'), TokenRefreshConfigError, { option: 'name' });
   });
 
   it('accepts zero shutdownTimeout and an Infinity maxAttempts', () => {

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { deferred, FakeOAuthClient, RecordingEvents, silentLogger } from '../../test/support/fake-oauth-client';
-import { type RefreshPolicyOptions } from './options-validation';
+import { deferred, FakeOAuthClient } from '../../test/support/fake-oauth-client';
+import { createTestManager } from '../../test/support/manager';
 import { type StoredTokens, type TokenStore } from '../common/interfaces/token-store.interface';
 import { TokenRefreshEvents } from '../common/token-refresh.constants';
 import {
@@ -13,30 +13,10 @@ import {
   TokenValidationError,
 } from '../common/token-refresh.errors';
 import { InMemoryTokenStore } from './in-memory-token.store';
-import { InProcessRefreshLock } from './in-process-refresh.lock';
-import { resolveSettings } from './options-validation';
-import { NodeTimers } from './ports';
-import { TokenRefreshManager } from './refresh-manager';
+import { type TokenRefreshManager } from './refresh-manager';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 0, 1);
-
-function setup(options: Partial<RefreshPolicyOptions> = {}, client = new FakeOAuthClient(), store: TokenStore = new InMemoryTokenStore()) {
-  const events = new RecordingEvents();
-  const manager = new TokenRefreshManager({
-    settings: resolveSettings({ ...options }),
-    client,
-    store,
-    lock: new InProcessRefreshLock(),
-    timers: new NodeTimers(),
-    events,
-    logger: silentLogger,
-    onRefreshFail: options.onRefreshFail,
-    reauthenticate: options.reauthenticate,
-    random: () => 0.5,
-  });
-  return { manager, client, store, events };
-}
 
 /** Lets promise callbacks run without moving the clock. */
 const flush = () => vi.advanceTimersByTimeAsync(0);
@@ -52,7 +32,7 @@ describe('TokenRefreshManager', () => {
 
   describe('lifecycle', () => {
     it('stop before start and stop twice are no-ops', async () => {
-      const { manager, events } = setup();
+      const { manager, events } = createTestManager();
       await manager.stop();
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       await Promise.all([manager.stop(), manager.stop()]);
@@ -63,7 +43,7 @@ describe('TokenRefreshManager', () => {
     });
 
     it('rejects a second start while running', async () => {
-      const { manager } = setup();
+      const { manager } = createTestManager();
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       await expect(manager.start({ accessToken: 'b', expiresIn: 3600 })).rejects.toBeInstanceOf(TokenRefreshStateError);
       expect(manager.getTokens()?.accessToken).toBe('a');
@@ -71,7 +51,7 @@ describe('TokenRefreshManager', () => {
     });
 
     it('starts again after stop, and refreshes on the new schedule', async () => {
-      const { manager, client } = setup();
+      const { manager, client } = createTestManager();
       await manager.start({ accessToken: 'a', refreshToken: 'r0', expiresIn: 3600 });
       await manager.stop();
       await manager.start({ accessToken: 'b', refreshToken: 'r1', expiresIn: 600 });
@@ -83,17 +63,17 @@ describe('TokenRefreshManager', () => {
     });
 
     it('start() without tokens loads them from the store; an empty store is a typed error', async () => {
-      const { manager: empty } = setup();
+      const { manager: empty } = createTestManager();
       await expect(empty.start()).rejects.toBeInstanceOf(TokenRefreshStateError);
       const store = new InMemoryTokenStore({ accessToken: 'stored', refreshToken: 'r', expiresAt: new Date(T0 + 3600_000) });
-      const { manager } = setup({}, undefined, store);
+      const { manager } = createTestManager({ store });
       await manager.start();
       expect(await manager.getAccessToken()).toBe('stored');
       await manager.stop();
     });
 
     it('rejects bad tokens with TokenValidationError and keeps the good ones', async () => {
-      const { manager } = setup();
+      const { manager } = createTestManager();
       await expect(manager.start({ accessToken: '', expiresIn: 10 })).rejects.toBeInstanceOf(TokenValidationError);
       expect(manager.isRunning()).toBe(false);
       await manager.start({ accessToken: 'good', refreshToken: 'r', expiresIn: 3600 });
@@ -105,18 +85,46 @@ describe('TokenRefreshManager', () => {
     });
 
     it('the first check runs at start: tokens already due are refreshed at once', async () => {
-      const { manager, client } = setup();
+      const { manager, client } = createTestManager();
       await manager.start({ accessToken: 'old', refreshToken: 'r', expiresAt: T0 - 1000 });
       await flush();
       expect(client.presented).toEqual(['r']);
       expect(await manager.getAccessToken()).toBe('at-1');
       await manager.stop();
     });
+
+    it('a store whose watch() throws fails start() without leaving it half running', async () => {
+      const store: TokenStore = {
+        load: async () => null,
+        save: async () => undefined,
+        watch: () => {
+          throw new Error('subscribe failed');
+        },
+      };
+      const { manager } = createTestManager({ store });
+      await expect(manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 })).rejects.toMatchObject({ code: 'unknown_error' });
+      expect(manager.isRunning()).toBe(false);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('stop() during start() stops what start() starts', async () => {
+      const loaded = deferred<StoredTokens>();
+      const store: TokenStore = { load: () => loaded.promise, save: async () => undefined, watch: vi.fn(() => () => undefined) };
+      const { manager, events } = createTestManager({ store });
+      const started = manager.start();
+      const stopped = manager.stop();
+      loaded.resolve({ accessToken: 'a', refreshToken: 'r', tokenType: 'Bearer', expiresAt: new Date(T0 + 3600_000), issuedAt: new Date(T0), version: 1 });
+      await started;
+      await stopped;
+      expect(manager.isRunning()).toBe(false);
+      expect(vi.getTimerCount()).toBe(0);
+      expect(events.emitted.map(([name]) => name)).toEqual([TokenRefreshEvents.STARTED, TokenRefreshEvents.STOPPED]);
+    });
   });
 
   describe('scheduling', () => {
     it('refreshes at refreshAt exactly, not at the next check', async () => {
-      const { manager, client } = setup({ checkInterval: 10 * MIN });
+      const { manager, client } = createTestManager({ options: { checkInterval: 10 * MIN } });
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       expect(manager.getRefreshStatus().refreshAt?.getTime()).toBe(T0 + 55 * MIN);
       await vi.advanceTimersByTimeAsync(55 * MIN - 1);
@@ -129,7 +137,7 @@ describe('TokenRefreshManager', () => {
 
     it('a 60-second token under the 5-minute threshold refreshes at 30 s and does not loop', async () => {
       const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 60 }));
-      const { manager } = setup({}, client);
+      const { manager } = createTestManager({ client });
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 60 });
       await vi.advanceTimersByTimeAsync(30_000 - 1);
       expect(client.calls).toBe(0);
@@ -142,7 +150,7 @@ describe('TokenRefreshManager', () => {
     });
 
     it('caps delays beyond setTimeout range and re-arms instead of firing at once', async () => {
-      const { manager, client } = setup();
+      const { manager, client } = createTestManager();
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 60 * 24 * 3600 });
       await vi.advanceTimersByTimeAsync(2 ** 31);
       expect(client.calls).toBe(0);
@@ -153,29 +161,46 @@ describe('TokenRefreshManager', () => {
     });
 
     it('the check interval catches a clock jump (suspended process) that timers missed', async () => {
-      const { manager, client } = setup({ checkInterval: MIN });
+      const { manager, client } = createTestManager({ options: { checkInterval: MIN } });
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       vi.setSystemTime(T0 + 58 * MIN); // wall clock jumps, monotonic timers do not
       await vi.advanceTimersByTimeAsync(MIN);
       expect(client.calls).toBe(1);
       await manager.stop();
     });
+
+    it('a response without expires_in after an expired start does not loop (assumes an hour)', async () => {
+      const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `opaque-${call}`, refreshToken: `rt-${call}` }));
+      const { manager } = createTestManager({ client });
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresAt: T0 - 60_000 });
+      await vi.advanceTimersByTimeAsync(10 * MIN);
+      expect(client.calls).toBe(1);
+      expect(manager.getRefreshStatus().timeUntilExpiry).toBe(50 * MIN);
+      await manager.stop();
+    });
+
+    it('tokens that are due on arrival (expires_in 0) back off instead of refreshing in a loop', async () => {
+      const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 0 }));
+      const { manager } = createTestManager({ client });
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 0 });
+      await vi.advanceTimersByTimeAsync(10_000);
+      // random 0.5: waits of 0.5, 1, 2, 4 s after the first refresh.
+      expect(client.calls).toBe(5);
+      await manager.stop();
+    });
   });
 
   describe('single flight', () => {
     it('1000 concurrent getAccessToken() at expiry make exactly one client call', async () => {
-      const gate = deferred<void>();
-      const client = new FakeOAuthClient(async (_rt, call) => {
-        await gate.promise;
-        return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 };
-      });
-      const { manager } = setup({ checkInterval: 100 * MIN }, client);
+      const client = new FakeOAuthClient();
+      client.hold();
+      const { manager } = createTestManager({ options: { checkInterval: 100 * MIN }, client });
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       vi.setSystemTime(T0 + 3600_000); // due and expired, before any timer ran
       const all = Promise.all(Array.from({ length: 1000 }, () => manager.getAccessToken()));
       const forced = manager.forceRefresh();
       await flush();
-      gate.resolve();
+      client.release();
       const tokens = await all;
       await forced;
       expect(client.presented).toEqual(['r']);
@@ -184,12 +209,9 @@ describe('TokenRefreshManager', () => {
     });
 
     it('while a slow refresh runs, callers take the held token until 10 s before expiry, then wait for it', async () => {
-      const gate = deferred<void>();
-      const client = new FakeOAuthClient(async (_rt, call) => {
-        await gate.promise;
-        return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 };
-      });
-      const { manager } = setup({}, client);
+      const client = new FakeOAuthClient();
+      client.hold();
+      const { manager } = createTestManager({ client });
       await manager.start({ accessToken: 'held', refreshToken: 'r', expiresIn: 3600 });
       await vi.advanceTimersByTimeAsync(55 * MIN); // refresh starts and hangs
       expect(manager.getRefreshStatus().state).toBe('refreshing');
@@ -202,17 +224,31 @@ describe('TokenRefreshManager', () => {
       void first.then(() => (settled = true));
       await flush();
       expect(settled).toBe(false);
-      gate.resolve();
+      client.release();
       expect(await first).toBe('at-1');
       expect(client.calls).toBe(1);
       await manager.stop();
     });
 
     it('answers at once while fresh, without touching the client', async () => {
-      const { manager, client } = setup();
+      const { manager, client } = createTestManager();
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       for (let i = 0; i < 100; i++) expect(await manager.getAccessToken()).toBe('a');
       expect(manager.peekAccessToken()).toBe('a');
+      expect(client.calls).toBe(0);
+      await manager.stop();
+    });
+
+    it('does not send when the distributed lock was lost before the request', async () => {
+      const lost = new AbortController();
+      lost.abort();
+      const client = new FakeOAuthClient();
+      const { manager } = createTestManager({
+        client,
+        lock: { distributed: true, acquire: async () => ({ release: async () => undefined, lost: lost.signal }) },
+      });
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      await expect(manager.forceRefresh()).rejects.toMatchObject({ code: 'lock_unavailable' });
       expect(client.calls).toBe(0);
       await manager.stop();
     });
@@ -221,7 +257,7 @@ describe('TokenRefreshManager', () => {
   describe('refresh results', () => {
     it('keeps the old refresh token when the response has none (RFC 6749 section 6)', async () => {
       const client = new FakeOAuthClient(() => ({ accessToken: 'new', expiresIn: 3600 }));
-      const { manager, store } = setup({}, client);
+      const { manager, store } = createTestManager({ client });
       await manager.start({ accessToken: 'a', refreshToken: 'keep-me', expiresIn: 3600 });
       await manager.forceRefresh();
       expect(manager.getTokens()).toMatchObject({ accessToken: 'new', refreshToken: 'keep-me' });
@@ -236,7 +272,7 @@ describe('TokenRefreshManager', () => {
         await new Promise((resolve) => setTimeout(resolve, 20_000));
         return { accessToken: 'slow', refreshToken: 'r2', expiresIn: 3600 };
       });
-      const { manager } = setup({}, client);
+      const { manager } = createTestManager({ client });
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       const started = Date.now();
       const forced = manager.forceRefresh();
@@ -255,7 +291,7 @@ describe('TokenRefreshManager', () => {
           order.push(`save ${tokens.accessToken}; memory ${holder.manager?.getTokens()?.accessToken}`);
         },
       };
-      const { manager } = setup({}, undefined, store);
+      const { manager } = createTestManager({ store });
       holder.manager = manager;
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       await manager.forceRefresh();
@@ -273,7 +309,7 @@ describe('TokenRefreshManager', () => {
           saved.push(tokens);
         },
       };
-      const { manager, client, events } = setup({}, undefined, store);
+      const { manager, client, events } = createTestManager({ store });
       await manager.start({ accessToken: 'a', refreshToken: 'r0', expiresIn: 3600 });
       failing = true;
       await manager.forceRefresh();
@@ -288,6 +324,17 @@ describe('TokenRefreshManager', () => {
       expect(client.presented).toEqual(['r0', 'rt-1']);
       await manager.stop();
     });
+
+    it('keeps a rotated refresh token from a response without expires_in', async () => {
+      const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `at-${call}`, refreshToken: `rt-${call}` }));
+      const { manager } = createTestManager({ client });
+      await manager.start({ accessToken: 'a', refreshToken: 'r0', expiresIn: 600 });
+      await manager.forceRefresh();
+      expect(manager.getTokens()).toMatchObject({ accessToken: 'at-1', refreshToken: 'rt-1', expiresIn: 600 });
+      await manager.forceRefresh();
+      expect(client.presented).toEqual(['r0', 'rt-1']);
+      await manager.stop();
+    });
   });
 
   describe('failures', () => {
@@ -297,7 +344,7 @@ describe('TokenRefreshManager', () => {
         if (failures-- > 0) throw new TokenEndpointHttpError(503, 30_000);
         return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 };
       });
-      const { manager, events } = setup({ checkInterval: 10 * MIN }, client);
+      const { manager, events } = createTestManager({ options: { checkInterval: 10 * MIN }, client });
       await manager.start({ accessToken: 'old', refreshToken: 'r', expiresIn: 3600 });
       await expect(manager.forceRefresh()).rejects.toBeInstanceOf(TokenEndpointHttpError);
       const status = manager.getRefreshStatus();
@@ -323,7 +370,7 @@ describe('TokenRefreshManager', () => {
         throw new OAuthProtocolError({ error: 'invalid_grant', status: 400, errorDescription: 'grant revoked' });
       });
       const onRefreshFail = vi.fn(() => false);
-      const { manager, events } = setup({ onRefreshFail }, client);
+      const { manager, events } = createTestManager({ options: { onRefreshFail }, client });
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       await expect(manager.forceRefresh()).rejects.toMatchObject({ code: 'oauth_error', error: 'invalid_grant', permanent: true });
       await vi.advanceTimersByTimeAsync(24 * 3600_000);
@@ -348,7 +395,7 @@ describe('TokenRefreshManager', () => {
       });
       const reauthenticate = vi.fn(async () => ({ accessToken: 'fresh', refreshToken: 'alive', expiresIn: 3600 }));
       const onRefreshFail = vi.fn(async () => true);
-      const { manager, events, store } = setup({ onRefreshFail, reauthenticate }, client);
+      const { manager, events, store } = createTestManager({ options: { onRefreshFail, reauthenticate }, client });
       await manager.start({ accessToken: 'a', refreshToken: 'dead', expiresIn: 3600 });
       await manager.forceRefresh();
       expect(reauthenticate).toHaveBeenCalledTimes(1);
@@ -364,7 +411,7 @@ describe('TokenRefreshManager', () => {
       const client = new FakeOAuthClient(() => {
         throw new OAuthProtocolError({ error: 'invalid_client', status: 401 });
       });
-      const { manager } = setup({ onRefreshFail: () => true }, client);
+      const { manager } = createTestManager({ options: { onRefreshFail: () => true }, client });
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       await expect(manager.forceRefresh()).rejects.toMatchObject({ code: 'oauth_error', error: 'invalid_client' });
       expect(manager.getRefreshStatus().state).toBe('reauth-required');
@@ -376,7 +423,7 @@ describe('TokenRefreshManager', () => {
         throw new TokenEndpointHttpError(503);
       });
       const onRefreshFail = vi.fn(() => false);
-      const { manager } = setup({ onRefreshFail, retry: { maxAttempts: 3, initialDelay: 1000, maxDelay: 1000 } }, client);
+      const { manager } = createTestManager({ options: { onRefreshFail, retry: { maxAttempts: 3, initialDelay: 1000, maxDelay: 1000 } }, client });
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       await manager.forceRefresh().catch(() => undefined);
       await vi.advanceTimersByTimeAsync(3600_000);
@@ -390,7 +437,7 @@ describe('TokenRefreshManager', () => {
       const client = new FakeOAuthClient(() => {
         throw new TokenEndpointHttpError(503);
       });
-      const { manager, events } = setup({}, client);
+      const { manager, events } = createTestManager({ client });
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 600 });
       await vi.advanceTimersByTimeAsync(11 * MIN);
       await expect(manager.getAccessToken()).rejects.toBeInstanceOf(TokenExpiredError);
@@ -398,26 +445,14 @@ describe('TokenRefreshManager', () => {
       expect(manager.peekAccessToken()).toBeUndefined();
       await manager.stop();
     });
-  });
 
-  describe('review regressions', () => {
     it('a zero backoff delay retries at once, not at the next check', async () => {
       let failures = 1;
       const client = new FakeOAuthClient((_rt, call) => {
         if (failures-- > 0) throw new TokenEndpointHttpError(503);
         return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 };
       });
-      const events = new RecordingEvents();
-      const manager = new TokenRefreshManager({
-        settings: resolveSettings({ checkInterval: 10 * MIN }),
-        client,
-        store: new InMemoryTokenStore(),
-        lock: new InProcessRefreshLock(),
-        timers: new NodeTimers(),
-        events,
-        logger: silentLogger,
-        random: () => 0,
-      });
+      const { manager } = createTestManager({ options: { checkInterval: 10 * MIN }, client, random: () => 0 });
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       await manager.forceRefresh().catch(() => undefined);
       await vi.advanceTimersByTimeAsync(1);
@@ -425,116 +460,64 @@ describe('TokenRefreshManager', () => {
       expect(manager.getRefreshStatus().state).toBe('idle');
       await manager.stop();
     });
+  });
 
-    it('announces started before anything about the tokens it started with', async () => {
-      const { manager, events } = setup();
-      await manager.start({ accessToken: 'old', refreshToken: 'r', expiresAt: T0 - 1 });
+  describe('stop with a refresh in flight', () => {
+    it('waits for it (up to shutdownTimeout) so the rotated token is saved', async () => {
+      const client = new FakeOAuthClient(() => ({ accessToken: 'rotated', refreshToken: 'rt-new', expiresIn: 3600 }));
+      client.hold();
+      const { manager, store } = createTestManager({ options: { shutdownTimeout: 5000 }, client });
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      const forced = manager.forceRefresh();
       await flush();
-      expect(events.emitted.map(([name]) => name)).toEqual([
-        TokenRefreshEvents.STARTED,
-        TokenRefreshEvents.EXPIRED,
-        TokenRefreshEvents.REFRESHED,
-      ]);
-      await manager.stop();
+      const stopped = manager.stop();
+      await vi.advanceTimersByTimeAsync(1000);
+      client.release();
+      await stopped;
+      await forced;
+      expect(await store.load()).toMatchObject({ refreshToken: 'rt-new' });
+      expect(vi.getTimerCount()).toBe(0);
     });
 
-    it('scrubs held tokens from the message of a foreign error', async () => {
-      const client = new FakeOAuthClient((rt) => {
-        throw new Error(`POST /token refresh_token=${rt} failed; bearer AT-HELD-1`);
-      });
-      const { manager, events } = setup({}, client);
-      await manager.start({ accessToken: 'AT-HELD-1', refreshToken: 'RT-HELD-1', expiresIn: 3600 });
-      const error = await manager.forceRefresh().catch((thrown: unknown) => thrown);
-      expect(error).toMatchObject({ code: 'unknown_error', message: 'Error: POST /token refresh_token=[redacted] failed; bearer [redacted]' });
-      const surfaces = JSON.stringify([events.emitted, manager.getRefreshStatus()]) + inspect(error, { showHidden: true });
-      expect(surfaces).not.toContain('RT-HELD-1');
-      expect(surfaces).not.toContain('AT-HELD-1');
-      await manager.stop();
-    });
-
-    it('keeps a rotated refresh token from a response without expires_in', async () => {
-      const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `at-${call}`, refreshToken: `rt-${call}` }));
-      const { manager } = setup({}, client);
-      await manager.start({ accessToken: 'a', refreshToken: 'r0', expiresIn: 600 });
-      await manager.forceRefresh();
-      expect(manager.getTokens()).toMatchObject({ accessToken: 'at-1', refreshToken: 'rt-1', expiresIn: 600 });
-      await manager.forceRefresh();
-      expect(client.presented).toEqual(['r0', 'rt-1']);
-      await manager.stop();
+    it('aborts it after shutdownTimeout', async () => {
+      let aborted = false;
+      const client = new FakeOAuthClient(
+        (_rt, _call, { signal }) =>
+          new Promise((_resolve, reject) => {
+            signal.addEventListener('abort', () => {
+              aborted = true;
+              reject(signal.reason);
+            });
+          }),
+      );
+      const { manager } = createTestManager({ options: { shutdownTimeout: 2000 }, client });
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      const forced = manager.forceRefresh().catch((error: unknown) => error);
+      await flush();
+      const stopped = manager.stop();
+      await vi.advanceTimersByTimeAsync(2000);
+      await stopped;
+      expect(aborted).toBe(true);
+      expect(await forced).toMatchObject({ code: 'aborted' });
+      expect(manager.getRefreshStatus().state).toBe('stopped');
+      expect(vi.getTimerCount()).toBe(0);
     });
 
     it('keeps tokens that arrive after stop aborted a client that ignores the signal', async () => {
-      const gate = deferred<void>();
-      const client = new FakeOAuthClient(async () => {
-        await gate.promise;
-        return { accessToken: 'late', refreshToken: 'rt-late', expiresIn: 3600 };
-      });
-      const { manager, store } = setup({ shutdownTimeout: 1000 }, client);
+      const client = new FakeOAuthClient(() => ({ accessToken: 'late', refreshToken: 'rt-late', expiresIn: 3600 }));
+      client.hold();
+      const { manager, store } = createTestManager({ options: { shutdownTimeout: 1000 }, client });
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       const forced = manager.forceRefresh().catch(() => undefined);
       await flush();
       const stopped = manager.stop();
       await vi.advanceTimersByTimeAsync(1000); // shutdownTimeout passes: aborted
-      gate.resolve(); // the answer comes anyway, within the grace
+      client.release(); // the answer comes anyway, within the grace
       await vi.advanceTimersByTimeAsync(1000);
       await stopped;
       await forced;
       expect(await store.load()).toMatchObject({ refreshToken: 'rt-late' });
       expect(manager.getTokens()?.refreshToken).toBe('rt-late');
-    });
-
-    it('does not send when the distributed lock was lost before the request', async () => {
-      const lost = new AbortController();
-      lost.abort();
-      const client = new FakeOAuthClient();
-      const manager = new TokenRefreshManager({
-        settings: resolveSettings({}),
-        client,
-        store: new InMemoryTokenStore(),
-        lock: { distributed: true, acquire: async () => ({ release: async () => undefined, lost: lost.signal }) },
-        timers: new NodeTimers(),
-        logger: silentLogger,
-      });
-      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
-      await expect(manager.forceRefresh()).rejects.toMatchObject({ code: 'lock_unavailable' });
-      expect(client.calls).toBe(0);
-      await manager.stop();
-    });
-
-    it('a store whose watch() throws fails start() without leaving it half running', async () => {
-      const store: TokenStore = {
-        load: async () => null,
-        save: async () => undefined,
-        watch: () => {
-          throw new Error('subscribe failed');
-        },
-      };
-      const { manager } = setup({}, undefined, store);
-      await expect(manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 })).rejects.toMatchObject({ code: 'unknown_error' });
-      expect(manager.isRunning()).toBe(false);
-      expect(vi.getTimerCount()).toBe(0);
-    });
-  });
-
-  describe('second review regressions', () => {
-    it('a response without expires_in after an expired start does not loop (assumes an hour)', async () => {
-      const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `opaque-${call}`, refreshToken: `rt-${call}` }));
-      const { manager } = setup({}, client);
-      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresAt: T0 - 60_000 });
-      await vi.advanceTimersByTimeAsync(10 * MIN);
-      expect(client.calls).toBe(1);
-      expect(manager.getRefreshStatus().timeUntilExpiry).toBe(50 * MIN);
-      await manager.stop();
-    });
-
-    it('tokens that are due on arrival (expires_in 0) back off instead of refreshing in a loop', async () => {
-      const client = new FakeOAuthClient((_rt, call) => ({ accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 0 }));
-      const { manager } = setup({}, client);
-      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 0 });
-      await vi.advanceTimersByTimeAsync(10_000);
-      // random 0.5: waits of 0.5, 1, 2, 4 s after the first refresh.
-      expect(client.calls).toBe(5);
-      await manager.stop();
     });
 
     it('a refresh queued behind a stale flight is not sent once stop() has begun', async () => {
@@ -545,7 +528,7 @@ describe('TokenRefreshManager', () => {
             else resolve({ accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 });
           }),
       );
-      const { manager, store } = setup({}, client);
+      const { manager, store } = createTestManager({ client });
       await manager.start({ accessToken: 'a', refreshToken: 'old', expiresIn: 3600 });
       const first = manager.forceRefresh().catch((error: unknown) => error);
       await flush();
@@ -564,7 +547,7 @@ describe('TokenRefreshManager', () => {
         await new Promise((resolve) => setTimeout(resolve, 1500));
         return { accessToken: 'late', refreshToken: 'rt-late', expiresIn: 3600 };
       });
-      const { manager, store } = setup({ shutdownTimeout: 200 }, client);
+      const { manager, store } = createTestManager({ options: { shutdownTimeout: 200 }, client });
       await manager.start({ accessToken: 'a', refreshToken: 'r0', expiresIn: 3600 });
       void manager.forceRefresh().catch(() => undefined);
       await flush();
@@ -579,23 +562,21 @@ describe('TokenRefreshManager', () => {
     });
 
     it('a failure that lands during stop() arms nothing and asks nobody', async () => {
-      let gate = deferred<void>();
       let permanent = false;
-      const client = new FakeOAuthClient(async () => {
-        await gate.promise;
+      const client = new FakeOAuthClient(() => {
         throw permanent ? new OAuthProtocolError({ error: 'invalid_grant', status: 400 }) : new TokenEndpointHttpError(503);
       });
       const onRefreshFail = vi.fn(() => true);
       const reauthenticate = vi.fn(async () => ({ accessToken: 'x', refreshToken: 'y', expiresIn: 3600 }));
       for (const kind of [false, true]) {
         permanent = kind;
-        gate = deferred<void>();
-        const { manager, events } = setup({ onRefreshFail, reauthenticate }, client);
+        client.hold();
+        const { manager, events } = createTestManager({ options: { onRefreshFail, reauthenticate }, client });
         await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
         void manager.forceRefresh().catch(() => undefined);
         await flush();
         const stopped = manager.stop();
-        gate.resolve();
+        client.release();
         await stopped;
         expect(vi.getTimerCount()).toBe(0);
         expect(events.named(TokenRefreshEvents.REFRESH_FAILED)).toHaveLength(0);
@@ -603,65 +584,6 @@ describe('TokenRefreshManager', () => {
       }
       expect(onRefreshFail).not.toHaveBeenCalled();
       expect(reauthenticate).not.toHaveBeenCalled();
-    });
-
-    it('stop() during start() stops what start() starts', async () => {
-      const loaded = deferred<StoredTokens>();
-      const store: TokenStore = { load: () => loaded.promise, save: async () => undefined, watch: vi.fn(() => () => undefined) };
-      const { manager, events } = setup({}, undefined, store);
-      const started = manager.start();
-      const stopped = manager.stop();
-      loaded.resolve({ accessToken: 'a', refreshToken: 'r', tokenType: 'Bearer', expiresAt: new Date(T0 + 3600_000), issuedAt: new Date(T0), version: 1 });
-      await started;
-      await stopped;
-      expect(manager.isRunning()).toBe(false);
-      expect(vi.getTimerCount()).toBe(0);
-      expect(events.emitted.map(([name]) => name)).toEqual([TokenRefreshEvents.STARTED, TokenRefreshEvents.STOPPED]);
-    });
-  });
-
-  describe('stop with a refresh in flight', () => {
-    it('waits for it (up to shutdownTimeout) so the rotated token is saved', async () => {
-      const gate = deferred<void>();
-      const client = new FakeOAuthClient(async () => {
-        await gate.promise;
-        return { accessToken: 'rotated', refreshToken: 'rt-new', expiresIn: 3600 };
-      });
-      const { manager, store } = setup({ shutdownTimeout: 5000 }, client);
-      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
-      const forced = manager.forceRefresh();
-      await flush();
-      const stopped = manager.stop();
-      await vi.advanceTimersByTimeAsync(1000);
-      gate.resolve();
-      await stopped;
-      await forced;
-      expect(await store.load()).toMatchObject({ refreshToken: 'rt-new' });
-      expect(vi.getTimerCount()).toBe(0);
-    });
-
-    it('aborts it after shutdownTimeout', async () => {
-      let aborted = false;
-      const client = new FakeOAuthClient(
-        (_rt, _call, { signal }) =>
-          new Promise((_resolve, reject) => {
-            signal.addEventListener('abort', () => {
-              aborted = true;
-              reject(signal.reason);
-            });
-          }),
-      );
-      const { manager } = setup({ shutdownTimeout: 2000 }, client);
-      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
-      const forced = manager.forceRefresh().catch((error: unknown) => error);
-      await flush();
-      const stopped = manager.stop();
-      await vi.advanceTimersByTimeAsync(2000);
-      await stopped;
-      expect(aborted).toBe(true);
-      expect(await forced).toMatchObject({ code: 'aborted' });
-      expect(manager.getRefreshStatus().state).toBe('stopped');
-      expect(vi.getTimerCount()).toBe(0);
     });
   });
 
@@ -677,7 +599,7 @@ describe('TokenRefreshManager', () => {
             resolve({ accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 });
           }),
       );
-      const { manager, store } = setup({}, client);
+      const { manager, store } = createTestManager({ client });
       await manager.start({ accessToken: 'a', refreshToken: 'old-rt', expiresIn: 3600 });
       const stale = manager.forceRefresh().catch((error: unknown) => error);
       await flush();
@@ -694,7 +616,7 @@ describe('TokenRefreshManager', () => {
 
   describe('status, events and secrecy', () => {
     it('emits started and refreshed with names, times and source', async () => {
-      const { manager, events } = setup();
+      const { manager, events } = createTestManager();
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       await vi.advanceTimersByTimeAsync(55 * MIN);
       await manager.stop();
@@ -716,18 +638,13 @@ describe('TokenRefreshManager', () => {
 
     it('a throwing event listener does not break refreshing', async () => {
       const client = new FakeOAuthClient();
-      const manager = new TokenRefreshManager({
-        settings: resolveSettings({}),
+      const { manager } = createTestManager({
         client,
-        store: new InMemoryTokenStore(),
-        lock: new InProcessRefreshLock(),
-        timers: new NodeTimers(),
         events: {
           emit: () => {
             throw new Error('listener bug');
           },
         },
-        logger: silentLogger,
       });
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       await manager.forceRefresh();
@@ -736,7 +653,7 @@ describe('TokenRefreshManager', () => {
     });
 
     it('reports the Go status fields in ms and Dates', async () => {
-      const { manager } = setup();
+      const { manager } = createTestManager();
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
       await vi.advanceTimersByTimeAsync(10 * MIN);
       expect(manager.getRefreshStatus()).toEqual({
@@ -757,7 +674,7 @@ describe('TokenRefreshManager', () => {
     });
 
     it('getTokens() returns a frozen copy', async () => {
-      const { manager } = setup();
+      const { manager } = createTestManager();
       await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600, scope: 'read' });
       const tokens = manager.getTokens()!;
       expect(Object.isFrozen(tokens)).toBe(true);
@@ -774,7 +691,7 @@ describe('TokenRefreshManager', () => {
         if (call === 2) throw new TokenEndpointHttpError(503);
         throw new OAuthProtocolError({ error: 'invalid_grant', status: 400 });
       });
-      const { manager, events } = setup({}, client);
+      const { manager, events } = createTestManager({ client });
       await manager.start({ accessToken: 'AT-SECRET-1', refreshToken: 'RT-SECRET-1', expiresIn: 3600 });
       const errors: unknown[] = [];
       for (let i = 0; i < 3; i++) await manager.forceRefresh().catch((error: unknown) => errors.push(error));
@@ -790,6 +707,32 @@ describe('TokenRefreshManager', () => {
       ];
       expect(errors.length).toBeGreaterThanOrEqual(2);
       for (const surface of surfaces) for (const secret of secrets) expect(surface).not.toContain(secret);
+    });
+
+    it('announces started before anything about the tokens it started with', async () => {
+      const { manager, events } = createTestManager();
+      await manager.start({ accessToken: 'old', refreshToken: 'r', expiresAt: T0 - 1 });
+      await flush();
+      expect(events.emitted.map(([name]) => name)).toEqual([
+        TokenRefreshEvents.STARTED,
+        TokenRefreshEvents.EXPIRED,
+        TokenRefreshEvents.REFRESHED,
+      ]);
+      await manager.stop();
+    });
+
+    it('scrubs held tokens from the message of a foreign error', async () => {
+      const client = new FakeOAuthClient((rt) => {
+        throw new Error(`POST /token refresh_token=${rt} failed; bearer AT-HELD-1`);
+      });
+      const { manager, events } = createTestManager({ client });
+      await manager.start({ accessToken: 'AT-HELD-1', refreshToken: 'RT-HELD-1', expiresIn: 3600 });
+      const error = await manager.forceRefresh().catch((thrown: unknown) => thrown);
+      expect(error).toMatchObject({ code: 'unknown_error', message: 'Error: POST /token refresh_token=[redacted] failed; bearer [redacted]' });
+      const surfaces = JSON.stringify([events.emitted, manager.getRefreshStatus()]) + inspect(error, { showHidden: true });
+      expect(surfaces).not.toContain('RT-HELD-1');
+      expect(surfaces).not.toContain('AT-HELD-1');
+      await manager.stop();
     });
   });
 });

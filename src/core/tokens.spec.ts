@@ -2,6 +2,7 @@ import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { TokenValidationError } from '../common/token-refresh.errors';
 import { compareTokenOrder, resolveRefreshResponse, resolveTokens, storedSupersedes, toPublicTokens, toStoredTokens } from './tokens';
+import { expectTypedError } from '../../test/support/expect-error';
 
 const NOW = 1_800_000_000_000;
 
@@ -63,23 +64,12 @@ describe('resolveTokens', () => {
     [{ accessToken: 'a', expiresIn: 60, version: -1 }, 'version'],
     [{ accessToken: 'a', expiresIn: 60, version: 1.5 }, 'version'],
   ])('rejects %o naming %s', (pair, field) => {
-    let error: unknown;
-    try {
-      resolveTokens(pair as never, NOW);
-    } catch (thrown) {
-      error = thrown;
-    }
-    expect(error).toBeInstanceOf(TokenValidationError);
-    expect((error as TokenValidationError).field).toBe(field);
+    expectTypedError(() => resolveTokens(pair as never, NOW), TokenValidationError, { field });
   });
 
   it('never echoes the token in its messages', () => {
-    try {
-      resolveTokens({ accessToken: 'SECRET-AT', refreshToken: 'SECRET-RT', expiresIn: -5 }, NOW);
-    } catch (error) {
-      expect(String((error as Error).message)).not.toMatch(/SECRET/);
-    }
-    expect.assertions(1);
+    const error = expectTypedError(() => resolveTokens({ accessToken: 'SECRET-AT', refreshToken: 'SECRET-RT', expiresIn: -5 }, NOW), Error);
+    expect(String(error.message)).not.toMatch(/SECRET/);
   });
 });
 

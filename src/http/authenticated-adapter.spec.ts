@@ -1,18 +1,19 @@
 import { type HttpService } from '@nestjs/axios';
 import { AxiosError, type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
-import { Agent as HttpAgent, createServer, type Server } from 'node:http';
+import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import { firstValueFrom } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deferred } from '../../test/support/fake-oauth-client';
+import { ScriptedServer, sendJson } from '../../test/support/scripted-server';
 import { ReauthRequiredError, TokenRefreshConfigError } from '../common/token-refresh.errors';
 import { type AccessTokenSource, keepTokenOnOrigin } from './authenticated-adapter';
 import { resolveRequestUrl } from './request-origin';
 import { createTokenRefreshHttpService } from './authenticated-http';
 import { type TokenRefreshHttpConfig } from './token-refresh-http.options';
+import { expectTypedError } from '../../test/support/expect-error';
 
 const BASE = 'https://api.example.com/v1';
 
@@ -79,15 +80,6 @@ function client(tokens: FakeTokens, handler: Handler, config: Partial<TokenRefre
 
 /** The server has revoked the first token. */
 const rejectsFirstToken: Handler = (seen) => (seen.authorization === 'Bearer at-0' ? 401 : 200);
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('authenticated HttpService', () => {
   it('sends `<tokenType> <accessToken>` to the configured origin', async () => {
@@ -163,8 +155,8 @@ describe('authenticated HttpService', () => {
   it('a second 401 goes back to the caller: one refresh, one replay', async () => {
     const tokens = new FakeTokens();
     const { http, seen } = client(tokens, () => 401);
-    const error = await rejectionOf(firstValueFrom(http.get('/users')));
-    expect((error as AxiosError).response?.status).toBe(401);
+    const error = await expectTypedError(firstValueFrom(http.get('/users')), AxiosError);
+    expect(error.response?.status).toBe(401);
     expect(tokens.refreshes).toBe(1);
     expect(seen.map((s) => s.authorization)).toEqual(['Bearer at-0', 'Bearer at-1']);
   });
@@ -176,8 +168,8 @@ describe('authenticated HttpService', () => {
     const tokens = new FakeTokens();
     const { http, seen } = client(tokens, () => 401);
     for (let i = 0; i < 20; i++) {
-      const error = await rejectionOf(firstValueFrom(http.get(`/items/${i}`)));
-      expect((error as AxiosError).response?.status).toBe(401);
+      const error = await expectTypedError(firstValueFrom(http.get(`/items/${i}`)), AxiosError);
+      expect(error.response?.status).toBe(401);
     }
     expect(tokens.refreshes).toBe(1);
     expect(seen.map((s) => s.authorization)).toEqual(['Bearer at-0', ...Array(20).fill('Bearer at-1')]);
@@ -186,20 +178,20 @@ describe('authenticated HttpService', () => {
   it('a token from the schedule gets its own 401 refresh, and again only one', async () => {
     const tokens = new FakeTokens();
     const { http } = client(tokens, () => 401);
-    for (let i = 0; i < 5; i++) await rejectionOf(firstValueFrom(http.get('/users')));
+    for (let i = 0; i < 5; i++) await expectTypedError(firstValueFrom(http.get('/users')), Error);
     expect(tokens.refreshes).toBe(1);
     tokens.token = 'scheduled';
-    for (let i = 0; i < 5; i++) await rejectionOf(firstValueFrom(http.get('/users')));
+    for (let i = 0; i < 5; i++) await expectTypedError(firstValueFrom(http.get('/users')), Error);
     expect(tokens.refreshes).toBe(2);
   });
 
   it('50 parallel 401s refused again after the refresh: one refresh, and none for the requests after', async () => {
     const tokens = new FakeTokens();
     const { http, seen } = client(tokens, () => 401);
-    const errors = await Promise.all(Array.from({ length: 50 }, (_, i) => rejectionOf(firstValueFrom(http.get(`/items/${i}`)))));
-    expect(errors.map((e) => (e as AxiosError).response?.status)).toEqual(Array(50).fill(401));
+    const errors = await Promise.all(Array.from({ length: 50 }, (_, i) => expectTypedError(firstValueFrom(http.get(`/items/${i}`)), AxiosError)));
+    expect(errors.map((e) => e.response?.status)).toEqual(Array(50).fill(401));
     expect(seen).toHaveLength(100);
-    await rejectionOf(firstValueFrom(http.get('/users')));
+    await expectTypedError(firstValueFrom(http.get('/users')), Error);
     expect(tokens.refreshes).toBe(1);
     expect(seen).toHaveLength(101);
   });
@@ -216,9 +208,9 @@ describe('authenticated HttpService', () => {
       }
       return 401;
     });
-    const storm = Array.from({ length: 10 }, (_, i) => rejectionOf(firstValueFrom(http.get(`/items/${i}`))));
+    const storm = Array.from({ length: 10 }, (_, i) => expectTypedError(firstValueFrom(http.get(`/items/${i}`)), Error));
     await replaysIn.promise;
-    const late = (await rejectionOf(firstValueFrom(http.get('/late')))) as AxiosError;
+    const late = await expectTypedError(firstValueFrom(http.get('/late')), AxiosError);
     expect(late.response?.status).toBe(401);
     expect(tokens.refreshes).toBe(1);
     releaseReplays.resolve();
@@ -248,8 +240,8 @@ describe('authenticated HttpService', () => {
     const tokens = new FakeTokens();
     tokens.failWith = new ReauthRequiredError('default');
     const { http, seen } = client(tokens, () => 401);
-    const errors = await Promise.all(Array.from({ length: 5 }, () => rejectionOf(firstValueFrom(http.get('/users')))));
-    expect(errors.map((e) => (e as AxiosError).response?.status)).toEqual(Array(5).fill(401));
+    const errors = await Promise.all(Array.from({ length: 5 }, () => expectTypedError(firstValueFrom(http.get('/users')), AxiosError)));
+    expect(errors.map((e) => e.response?.status)).toEqual(Array(5).fill(401));
     expect(tokens.refreshes).toBe(1);
     expect(seen).toHaveLength(5);
   });
@@ -257,8 +249,8 @@ describe('authenticated HttpService', () => {
   it('does not replay a streamed body (it is gone): the 401 goes back', async () => {
     const tokens = new FakeTokens();
     const { http, seen } = client(tokens, () => 401);
-    const error = await rejectionOf(firstValueFrom(http.post('/upload', Readable.from(['chunk']))));
-    expect((error as AxiosError).response?.status).toBe(401);
+    const error = await expectTypedError(firstValueFrom(http.post('/upload', Readable.from(['chunk']))), AxiosError);
+    expect(error.response?.status).toBe(401);
     expect(tokens.refreshes).toBe(0);
     expect(seen).toHaveLength(1);
   });
@@ -278,7 +270,7 @@ describe('authenticated HttpService', () => {
   it('other failures are not retried', async () => {
     const tokens = new FakeTokens();
     const { http, seen } = client(tokens, () => 403);
-    expect(((await rejectionOf(firstValueFrom(http.get('/users')))) as AxiosError).response?.status).toBe(403);
+    expect((await expectTypedError(firstValueFrom(http.get('/users')), AxiosError)).response?.status).toBe(403);
     expect(tokens.refreshes).toBe(0);
     expect(seen).toHaveLength(1);
   });
@@ -287,7 +279,7 @@ describe('authenticated HttpService', () => {
     const tokens = new FakeTokens();
     tokens.token = undefined;
     const { http, seen } = client(tokens, () => 200);
-    expect(await rejectionOf(firstValueFrom(http.get('/users')))).toBeInstanceOf(ReauthRequiredError);
+    await expectTypedError(firstValueFrom(http.get('/users')), ReauthRequiredError);
     expect(seen).toHaveLength(0);
   });
 
@@ -323,9 +315,7 @@ describe('authenticated HttpService', () => {
       const tokens = new FakeTokens();
       const { http, seen } = client(tokens, () => 200);
       const agent = option === 'httpAgent' ? new HttpAgent() : new HttpsAgent();
-      const error = await rejectionOf(firstValueFrom(http.get('/users', { [option]: agent })));
-      expect(error).toBeInstanceOf(TokenRefreshConfigError);
-      expect((error as TokenRefreshConfigError).option).toBe(option);
+      await expectTypedError(firstValueFrom(http.get('/users', { [option]: agent })), TokenRefreshConfigError, { option });
       expect(seen).toHaveLength(0);
       // Elsewhere the request carries no token: its agent is its own business.
       await firstValueFrom(http.get('https://other.example.org/', { [option]: agent }));
@@ -336,7 +326,7 @@ describe('authenticated HttpService', () => {
   it('the serialised AxiosError shows the header as redacted', async () => {
     const tokens = new FakeTokens();
     const { http } = client(tokens, () => 500, { redact: ['x-api-key'] });
-    const error = (await rejectionOf(firstValueFrom(http.get('/users', { headers: { 'X-Api-Key': 'k' } })))) as AxiosError;
+    const error = await expectTypedError(firstValueFrom(http.get('/users', { headers: { 'X-Api-Key': 'k' } })), AxiosError);
     const json = JSON.stringify(error.toJSON());
     expect(json).not.toContain('at-0');
     expect(json).not.toContain('"k"');
@@ -366,25 +356,23 @@ describe('keepTokenOnOrigin (redirects)', () => {
 
 describe.each(['http', 'fetch'] as const)('what the caller gets back does not carry the token (%s adapter)', (adapter) => {
   const SECRET = 'tok-5ecret-';
-  let server: Server;
-  let base: string;
-  const authorizations: Array<string | undefined> = [];
+  let server: ScriptedServer;
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      authorizations.push(req.headers.authorization);
-      if (req.url === '/fail') res.writeHead(500).end('{}');
-      else if (req.url === '/denied') res.writeHead(401).end('{}');
+    server = await ScriptedServer.start((req, res) => {
+      if (req.url === '/fail') sendJson(res, 500, {});
+      else if (req.url === '/denied') sendJson(res, 401, {});
       else if (req.url === '/reset') req.socket.destroy();
-      else res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ok":true}');
+      else sendJson(res, 200, { ok: true });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
   });
+  beforeEach(() => server.forget());
+
+  /** The Authorization header of each request the server received. */
+  const authorizations = (): Array<string | undefined> => server.requests.map((r) => r.headers.authorization);
 
   /** What `console.log(x)` and a JSON logger would print; a boolean, so a failure never prints the token. */
   const leaks = (value: unknown): boolean =>
@@ -392,7 +380,7 @@ describe.each(['http', 'fetch'] as const)('what the caller gets back does not ca
 
   // Through axios' own adapters: their raw request (ClientRequest, Request) is what they really hand back.
   function realClient(tokens: FakeTokens): HttpService {
-    return createTokenRefreshHttpService({ baseURL: base, adapter }, () => tokens);
+    return createTokenRefreshHttpService({ baseURL: server.origin, adapter }, () => tokens);
   }
 
   it.each([
@@ -400,13 +388,11 @@ describe.each(['http', 'fetch'] as const)('what the caller gets back does not ca
     ['a 401 that stays 401 after the refresh', '/denied', 401],
     ['a network error', '/reset', undefined],
   ])('%s', async (_label, path, status) => {
-    authorizations.length = 0;
     const tokens = new FakeTokens(SECRET);
-    const error = (await rejectionOf(firstValueFrom(realClient(tokens).get(path)))) as AxiosError;
-    expect(error).toBeInstanceOf(AxiosError);
+    const error = await expectTypedError(firstValueFrom(realClient(tokens).get(path)), AxiosError);
     expect(error.response?.status).toBe(status);
     // The token did go out (so there was something to leak), and the raw request is still there.
-    expect(authorizations.length > 0 && authorizations.every((a) => a?.startsWith(`Bearer ${SECRET}`))).toBe(true);
+    expect(authorizations().length > 0 && authorizations().every((a) => a?.startsWith(`Bearer ${SECRET}`))).toBe(true);
     expect(error.request).toBeDefined();
     expect(leaks(error)).toBe(false);
     expect(leaks(error.response ?? null)).toBe(false);
@@ -414,22 +400,20 @@ describe.each(['http', 'fetch'] as const)('what the caller gets back does not ca
   });
 
   it('a successful response', async () => {
-    authorizations.length = 0;
     const tokens = new FakeTokens(SECRET);
     const response = await firstValueFrom(realClient(tokens).get('/ok'));
     expect(response.data).toEqual({ ok: true });
-    expect(authorizations).toEqual([`Bearer ${SECRET}0`]);
+    expect(authorizations()).toEqual([`Bearer ${SECRET}0`]);
     expect(response.request).toBeDefined();
     expect(leaks(response)).toBe(false);
   });
 
   it('a config replayed by the caller (a retry interceptor) is authenticated again', async () => {
-    authorizations.length = 0;
     const tokens = new FakeTokens(SECRET);
     const http = realClient(tokens);
-    const error = (await rejectionOf(firstValueFrom(http.get('/fail')))) as AxiosError;
+    const error = await expectTypedError(firstValueFrom(http.get('/fail')), AxiosError);
     // @nestjs/axios cancels the first call's cancelToken once it has settled.
-    await rejectionOf(http.axiosRef.request({ ...error.config!, cancelToken: undefined }));
-    expect(authorizations).toEqual([`Bearer ${SECRET}0`, `Bearer ${SECRET}0`]);
+    await expectTypedError(http.axiosRef.request({ ...error.config!, cancelToken: undefined }), Error);
+    expect(authorizations()).toEqual([`Bearer ${SECRET}0`, `Bearer ${SECRET}0`]);
   });
 });

@@ -1,20 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { TokenRefreshConfigError } from '../common/token-refresh.errors';
 import { type HttpOAuthClientOptions, isLoopbackHost, validateHttpOAuthClientOptions } from './http-oauth-client.options';
+import { expectTypedError } from '../../test/support/expect-error';
 
 const SECRET = 'sekret-XYZ';
 const base: HttpOAuthClientOptions = { tokenEndpoint: 'https://as.example/oauth/token', clientId: 'app', clientSecret: SECRET };
 
-/** The TokenRefreshConfigError thrown for `options`; fails if validation passes. */
-function configError(options: unknown, path?: string): TokenRefreshConfigError {
-  try {
-    validateHttpOAuthClientOptions(options as HttpOAuthClientOptions, path);
-  } catch (error) {
-    expect(error).toBeInstanceOf(TokenRefreshConfigError);
-    return error as TokenRefreshConfigError;
-  }
-  throw new Error('expected validation to fail');
-}
+/** Validation of `options` as a thunk, for expectTypedError. */
+const validating = (options: unknown, path?: string) => () => validateHttpOAuthClientOptions(options as HttpOAuthClientOptions, path);
 
 describe('validateHttpOAuthClientOptions', () => {
   it('applies defaults: client_secret_basic with a secret, 10 s timeout, no extras', () => {
@@ -74,9 +67,10 @@ describe('validateHttpOAuthClientOptions', () => {
     ['https://user:pw@as.example/token', 'must not contain credentials; use clientId and clientSecret'],
     ['https://as.example/token#frag', 'must not contain a fragment (#...)'],
   ])('rejects tokenEndpoint %j', (tokenEndpoint, message) => {
-    const error = configError({ ...base, tokenEndpoint });
-    expect(error.option).toBe('oauth.tokenEndpoint');
-    expect(error.message).toBe(`oauth.tokenEndpoint ${message}`);
+    expectTypedError(validating({ ...base, tokenEndpoint }), TokenRefreshConfigError, {
+      option: 'oauth.tokenEndpoint',
+      message: `oauth.tokenEndpoint ${message}`,
+    });
   });
 
   it.each([
@@ -105,19 +99,18 @@ describe('validateHttpOAuthClientOptions', () => {
     ['extraParams.client_secret', { extraParams: { client_secret: SECRET } }, 'oauth.extraParams.client_secret is set by the client and may not be overridden'],
     ['extraParams.scope', { extraParams: { scope: 'a' } }, 'oauth.extraParams.scope is not allowed; use the scope option'],
   ])('rejects a bad %s', (option, overrides, message) => {
-    const error = configError({ ...base, ...overrides });
-    expect(error.option).toBe(`oauth.${option}`);
-    expect(error.message).toBe(message);
-    expect(error.permanent).toBe(true);
+    expectTypedError(validating({ ...base, ...overrides }), TokenRefreshConfigError, { option: `oauth.${option}`, message, permanent: true });
   });
 
   it('rejects a non-object', () => {
-    expect(configError(undefined).option).toBe('oauth');
-    expect(configError('https://as.example').message).toBe('oauth must be an object');
+    expectTypedError(validating(undefined), TokenRefreshConfigError, { option: 'oauth' });
+    expectTypedError(validating('https://as.example'), TokenRefreshConfigError, { message: 'oauth must be an object' });
   });
 
   it('names options under the given path', () => {
-    expect(configError({ ...base, clientId: '' }, 'registrations.billing.oauth').option).toBe('registrations.billing.oauth.clientId');
+    expectTypedError(validating({ ...base, clientId: '' }, 'registrations.billing.oauth'), TokenRefreshConfigError, {
+      option: 'registrations.billing.oauth.clientId',
+    });
   });
 
   it('never repeats the secret, wherever it was put', () => {
@@ -133,7 +126,7 @@ describe('validateHttpOAuthClientOptions', () => {
       { ...base, extraParams: { audience: { nested: SECRET } } },
     ];
     for (const options of misplaced) {
-      const error = configError(options);
+      const error = expectTypedError(validating(options), TokenRefreshConfigError);
       expect(error.message).not.toContain(SECRET);
       expect(JSON.stringify(error)).not.toContain(SECRET);
       expect(error.stack).not.toContain(SECRET);

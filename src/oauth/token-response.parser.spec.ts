@@ -5,6 +5,7 @@ import {
   TokenEndpointHttpError,
 } from '../common/token-refresh.errors';
 import { parseTokenResponse, type ResponseHeaders } from './token-response.parser';
+import { expectTypedError } from '../../test/support/expect-error';
 
 const NOW = Date.UTC(2025, 5, 1, 12, 0, 0);
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -15,15 +16,10 @@ function parseOk(body: unknown, headers: Record<string, unknown> = JSON_HEADERS)
   return parseTokenResponse(200, headers, typeof body === 'string' ? body : JSON.stringify(body), NOW);
 }
 
-/** The error parseTokenResponse throws; fails if it returns. */
-function thrown(status: number, body: unknown, headers: ResponseHeaders = JSON_HEADERS, redact?: string[]) {
+/** parseTokenResponse of a failed answer, as a thunk for expectTypedError. */
+function parsing(status: number, body: unknown, headers: ResponseHeaders = JSON_HEADERS, redact?: string[]) {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  try {
-    parseTokenResponse(status, headers, text, NOW, { redact });
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected parseTokenResponse to throw');
+  return () => parseTokenResponse(status, headers, text, NOW, { redact });
 }
 
 describe('parseTokenResponse: success (RFC 6749 section 5.1)', () => {
@@ -85,10 +81,9 @@ describe('parseTokenResponse: malformed success', () => {
     ['empty access_token', { access_token: '', token_type: 'Bearer' }, 'access_token is not a usable string (got string)'],
     ['numeric access_token', { access_token: 42, token_type: 'Bearer' }, 'access_token is not a usable string (got number)'],
   ])('%s, and no refresh token to keep', (_name, body, message) => {
-    const error = thrown(200, body);
-    expect(error).toBeInstanceOf(InvalidTokenResponseError);
+    const error = expectTypedError(parsing(200, body), InvalidTokenResponseError);
     expect(error.message).toBe(`invalid token response: ${message}`);
-    expect((error as InvalidTokenResponseError).permanent).toBe(false);
+    expect(error.permanent).toBe(false);
   });
 
   it.each([
@@ -101,27 +96,27 @@ describe('parseTokenResponse: malformed success', () => {
     ['JSON null', 'null', JSON_HEADERS, 'body is not a JSON object (got null)'],
     ['a JSON string', JSON.stringify(AT), JSON_HEADERS, 'body is not a JSON object (got string)'],
   ])('rejects %s without echoing the body', (_name, body, headers, message) => {
-    const error = thrown(200, body, headers);
-    expect(error).toBeInstanceOf(InvalidTokenResponseError);
+    const error = expectTypedError(parsing(200, body, headers), InvalidTokenResponseError);
     expect(error.message).toBe(`invalid token response: ${message}`);
     expect(error.message).not.toContain(AT);
   });
 
   it('reads a 200 carrying an `error` body (GitHub style) as an OAuthProtocolError', () => {
-    const error = thrown(200, { error: 'bad_refresh_token', error_description: 'The refresh token passed is incorrect' });
-    expect(error).toBeInstanceOf(OAuthProtocolError);
+    const error = expectTypedError(parsing(200, { error: 'bad_refresh_token', error_description: 'The refresh token passed is incorrect' }), OAuthProtocolError);
     expect(error).toMatchObject({ code: 'oauth_error', error: 'bad_refresh_token', status: 200, permanent: true });
   });
 });
 
 describe('parseTokenResponse: error responses (RFC 6749 section 5.2)', () => {
   it('maps a section 5.2 body to OAuthProtocolError with description, uri and Retry-After', () => {
-    const error = thrown(
-      400,
-      { error: 'invalid_grant', error_description: 'expired', error_uri: 'https://as.example/doc' },
-      { 'Content-Type': 'application/json', 'Retry-After': '5' },
+    const error = expectTypedError(
+      parsing(
+        400,
+        { error: 'invalid_grant', error_description: 'expired', error_uri: 'https://as.example/doc' },
+        { 'Content-Type': 'application/json', 'Retry-After': '5' },
+      ),
+      OAuthProtocolError,
     );
-    expect(error).toBeInstanceOf(OAuthProtocolError);
     expect(error).toMatchObject({
       code: 'oauth_error',
       error: 'invalid_grant',
@@ -156,8 +151,7 @@ describe('parseTokenResponse: error responses (RFC 6749 section 5.2)', () => {
     [400, 'vendor_specific', true],
     [403, 'access_denied', true],
   ])('status %d with %s: permanent %s', (status, code, permanent) => {
-    const error = thrown(status, { error: code });
-    expect(error).toBeInstanceOf(OAuthProtocolError);
+    const error = expectTypedError(parsing(status, { error: code }), OAuthProtocolError);
     expect(error).toMatchObject({ code: 'oauth_error', error: code, status, permanent });
   });
 
@@ -178,66 +172,70 @@ describe('parseTokenResponse: error responses (RFC 6749 section 5.2)', () => {
     [400, JSON.stringify({ error: 42 }), true],
     [400, JSON.stringify({ error: '' }), true],
   ])('status %d with body %j and no section 5.2 error: TokenEndpointHttpError, permanent %s', (status, body, permanent) => {
-    const error = thrown(status, body, { 'content-type': 'text/html' });
-    expect(error).toBeInstanceOf(TokenEndpointHttpError);
+    const error = expectTypedError(parsing(status, body, { 'content-type': 'text/html' }), TokenEndpointHttpError);
     expect(error).toMatchObject({ status, permanent });
     expect(error.message).toBe(`token endpoint answered HTTP ${status}`);
   });
 
   it('a redirect is a permanent TokenEndpointHttpError, even with an error-like body', () => {
-    const error = thrown(302, { error: 'invalid_grant' }, { location: 'https://elsewhere.example/' });
-    expect(error).toBeInstanceOf(TokenEndpointHttpError);
+    const error = expectTypedError(parsing(302, { error: 'invalid_grant' }, { location: 'https://elsewhere.example/' }), TokenEndpointHttpError);
     expect(error).toMatchObject({ status: 302, permanent: true, message: 'token endpoint answered HTTP 302 (redirect not followed)' });
   });
 
   it('reads Retry-After case-insensitively, as a string, number or array, and as an HTTP-date', () => {
-    expect(thrown(503, '', { 'RETRY-AFTER': '9' })).toMatchObject({ retryAfterMs: 9000 });
-    expect(thrown(503, '', { 'retry-after': 9 })).toMatchObject({ retryAfterMs: 9000 });
-    expect(thrown(503, '', { 'retry-after': ['9', '10'] })).toMatchObject({ retryAfterMs: 9000 });
-    expect(thrown(429, '', { 'retry-after': 'Sun, 01 Jun 2025 12:01:00 GMT' })).toMatchObject({ retryAfterMs: 60_000 });
-    expect(thrown(503, '', { 'retry-after': 'later' })).toMatchObject({ retryAfterMs: undefined });
-    expect(thrown(503, '', null)).toMatchObject({ retryAfterMs: undefined });
+    expect(expectTypedError(parsing(503, '', { 'RETRY-AFTER': '9' }), Error)).toMatchObject({ retryAfterMs: 9000 });
+    expect(expectTypedError(parsing(503, '', { 'retry-after': 9 }), Error)).toMatchObject({ retryAfterMs: 9000 });
+    expect(expectTypedError(parsing(503, '', { 'retry-after': ['9', '10'] }), Error)).toMatchObject({ retryAfterMs: 9000 });
+    expect(expectTypedError(parsing(429, '', { 'retry-after': 'Sun, 01 Jun 2025 12:01:00 GMT' }), Error)).toMatchObject({ retryAfterMs: 60_000 });
+    expect(expectTypedError(parsing(503, '', { 'retry-after': 'later' }), Error)).toMatchObject({ retryAfterMs: undefined });
+    expect(expectTypedError(parsing(503, '', null), Error)).toMatchObject({ retryAfterMs: undefined });
   });
 
   describe('sanitising provider text', () => {
     it('strips control and bidi characters and collapses whitespace', () => {
-      const error = thrown(400, {
-        error: 'invalid_grant',
-        error_description: 'line one\r\n\tline\u0000two \u001b[31mred\u001b[0m \u202Eevil\u202C',
-        error_uri: 'https://as.example/\u0007doc',
-      }) as OAuthProtocolError;
+      const error = expectTypedError(
+        parsing(400, {
+          error: 'invalid_grant',
+          error_description: 'line one\r\n\tline\u0000two \u001b[31mred\u001b[0m \u202Eevil\u202C',
+          error_uri: 'https://as.example/\u0007doc',
+        }),
+        OAuthProtocolError,
+      );
       expect(error.errorDescription).toBe('line one line two [31mred [0m evil');
       expect(error.errorUri).toBe('https://as.example/ doc');
       expect(error.message).not.toMatch(/[\p{Cc}]/u);
     });
 
     it('truncates to 200 characters without splitting a surrogate pair', () => {
-      const error = thrown(400, { error: 'invalid_grant', error_description: '😀'.repeat(500), error_uri: 'u'.repeat(500) }) as OAuthProtocolError;
+      const error = expectTypedError(parsing(400, { error: 'invalid_grant', error_description: '😀'.repeat(500), error_uri: 'u'.repeat(500) }), OAuthProtocolError);
       expect(Array.from(error.errorDescription ?? '')).toHaveLength(200);
       expect(error.errorDescription).toBe(`${'😀'.repeat(199)}…`);
       expect(error.errorUri).toHaveLength(200);
     });
 
     it('sanitises and caps the server\'s error string too, and keeps our own code', () => {
-      const error = thrown(400, { error: `weird\ncode${'x'.repeat(100)}` }) as OAuthProtocolError;
+      const error = expectTypedError(parsing(400, { error: `weird\ncode${'x'.repeat(100)}` }), OAuthProtocolError);
       expect(error.code).toBe('oauth_error');
       expect(error.error).not.toContain('\n');
       expect(Array.from(error.error)).toHaveLength(64);
     });
 
     it('drops a description that is empty after sanitising', () => {
-      const error = thrown(400, { error: 'invalid_grant', error_description: '\u0000\u0001' }) as OAuthProtocolError;
+      const error = expectTypedError(parsing(400, { error: 'invalid_grant', error_description: '\u0000\u0001' }), OAuthProtocolError);
       expect(error.errorDescription).toBeUndefined();
       expect(error.message).toBe('token endpoint answered 400 invalid_grant');
     });
 
     it('redacts the given secrets from description, uri and error', () => {
-      const error = thrown(
-        400,
-        { error: 'invalid_grant', error_description: `token ${RT} is revoked (client sekret-XYZ)`, error_uri: `https://as.example/?t=${RT}` },
-        JSON_HEADERS,
-        [RT, 'sekret-XYZ'],
-      ) as OAuthProtocolError;
+      const error = expectTypedError(
+        parsing(
+          400,
+          { error: 'invalid_grant', error_description: `token ${RT} is revoked (client sekret-XYZ)`, error_uri: `https://as.example/?t=${RT}` },
+          JSON_HEADERS,
+          [RT, 'sekret-XYZ'],
+        ),
+        OAuthProtocolError,
+      );
       expect(error.errorDescription).toBe('token [redacted] is revoked (client [redacted])');
       expect(error.errorUri).toBe('https://as.example/?t=[redacted]');
       expect(error.message).not.toContain(RT);
@@ -249,7 +247,7 @@ describe('parseTokenResponse: error responses (RFC 6749 section 5.2)', () => {
       const basic = Buffer.from(`my-client:${new URLSearchParams([['', secret]]).toString().slice(1)}`).toString('base64');
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh, client_secret: secret }).toString();
       const description = `echo: ${form} ${encodeURIComponent(secret)} ${JSON.stringify({ secret })} Authorization: Basic ${basic}`;
-      const error = thrown(400, { error: 'invalid_request', error_description: description }, JSON_HEADERS, [refresh, secret]) as OAuthProtocolError;
+      const error = expectTypedError(parsing(400, { error: 'invalid_request', error_description: description }, JSON_HEADERS, [refresh, secret]), OAuthProtocolError);
       const surfaces = `${error.message} ${error.errorDescription} ${JSON.stringify(error)}`;
       for (const leak of [secret, refresh, encodeURIComponent(secret), encodeURIComponent(refresh), basic]) {
         expect(surfaces).not.toContain(leak);
@@ -261,7 +259,7 @@ describe('parseTokenResponse: error responses (RFC 6749 section 5.2)', () => {
 
     it('redacts before truncating, so no prefix of a secret survives the cut', () => {
       const secret = 'S'.repeat(50);
-      const error = thrown(400, { error: 'invalid_grant', error_description: `${'a'.repeat(180)}${secret}` }, JSON_HEADERS, [secret]) as OAuthProtocolError;
+      const error = expectTypedError(parsing(400, { error: 'invalid_grant', error_description: `${'a'.repeat(180)}${secret}` }, JSON_HEADERS, [secret]), OAuthProtocolError);
       expect(error.errorDescription).not.toContain('SSSS');
     });
   });

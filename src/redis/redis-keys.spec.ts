@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TokenRefreshConfigError } from '../common/token-refresh.errors';
 import { redisKeys, validateKeyPrefix } from './redis-keys';
+import { expectTypedError } from '../../test/support/expect-error';
 
 describe('redisKeys', () => {
   it('derives the token key, lock key and channel from one prefix', () => {
@@ -24,16 +25,7 @@ describe('validateKeyPrefix', () => {
   });
 
   it.each([undefined, '', 42, 'has space', 'tab\there', 'nl\n', 'x'.repeat(201)])('rejects %j, naming the option', (bad) => {
-    const error = (() => {
-      try {
-        validateKeyPrefix(bad, 'tokenStore.keyPrefix');
-      } catch (thrown) {
-        return thrown;
-      }
-      return undefined;
-    })();
-    expect(error).toBeInstanceOf(TokenRefreshConfigError);
-    expect((error as TokenRefreshConfigError).option).toBe('tokenStore.keyPrefix');
-    expect((error as Error).message).toContain('tokenStore.keyPrefix');
+    const error = expectTypedError(() => validateKeyPrefix(bad, 'tokenStore.keyPrefix'), TokenRefreshConfigError, { option: 'tokenStore.keyPrefix' });
+    expect(error.message).toContain('tokenStore.keyPrefix');
   });
 });

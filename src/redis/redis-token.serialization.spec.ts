@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type StoredTokens } from '../common/interfaces/token-store.interface';
 import { TokenStoreUnreadableError, TokenValidationError } from '../common/token-refresh.errors';
 import { encodeAnnouncement, parseAnnouncement, parseStoredTokens, serializeTokens } from './redis-token.serialization';
+import { expectTypedError } from '../../test/support/expect-error';
 
 const EXPIRES = Date.UTC(2030, 0, 1, 12, 0, 0, 123);
 const ISSUED = EXPIRES - 3_600_000;
@@ -15,16 +16,6 @@ const full: StoredTokens = {
   scope: 'openid offline_access',
   idToken: 'id-SECRET',
 };
-
-function rejectionOf<E extends Error>(type: new (...args: never[]) => E, fn: () => unknown): E {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(type);
-    return error as E;
-  }
-  throw new Error(`expected a ${type.name}`);
-}
 
 describe('serializeTokens / parseStoredTokens', () => {
   it('round-trips every field, with the times stored as epoch ms beside the version', () => {
@@ -42,11 +33,11 @@ describe('serializeTokens / parseStoredTokens', () => {
   });
 
   it('refuses to store tokens without a valid expiry, issuedAt, version or access token', () => {
-    expect(rejectionOf(TokenValidationError, () => serializeTokens({ ...full, expiresAt: new Date(Number.NaN) })).field).toBe('expiresAt');
-    expect(rejectionOf(TokenValidationError, () => serializeTokens({ ...full, accessToken: '' })).field).toBe('accessToken');
-    expect(rejectionOf(TokenValidationError, () => serializeTokens({ ...full, issuedAt: new Date(Number.NaN) })).field).toBe('issuedAt');
-    expect(rejectionOf(TokenValidationError, () => serializeTokens({ ...full, version: -1 })).field).toBe('version');
-    expect(rejectionOf(TokenValidationError, () => serializeTokens({ ...full, version: 1.5 })).field).toBe('version');
+    expectTypedError(() => serializeTokens({ ...full, expiresAt: new Date(Number.NaN) }), TokenValidationError, { field: 'expiresAt' });
+    expectTypedError(() => serializeTokens({ ...full, accessToken: '' }), TokenValidationError, { field: 'accessToken' });
+    expectTypedError(() => serializeTokens({ ...full, issuedAt: new Date(Number.NaN) }), TokenValidationError, { field: 'issuedAt' });
+    expectTypedError(() => serializeTokens({ ...full, version: -1 }), TokenValidationError, { field: 'version' });
+    expectTypedError(() => serializeTokens({ ...full, version: 1.5 }), TokenValidationError, { field: 'version' });
   });
 
   const record = (fields: Record<string, unknown>) =>
@@ -62,7 +53,7 @@ describe('serializeTokens / parseStoredTokens', () => {
     ['without a version', record({ version: undefined }), 'no valid version'],
     ['with an empty refresh token', record({ refreshToken: '' }), 'refreshToken'],
   ])('calls a stored value %s unreadable, without quoting it', (_label, raw, reason) => {
-    const error = rejectionOf(TokenStoreUnreadableError, () => parseStoredTokens(raw));
+    const error = expectTypedError(() => parseStoredTokens(raw), TokenStoreUnreadableError);
     expect(error.code).toBe('store_unreadable');
     expect(error.reason).toContain(reason);
     expect(error.message).not.toContain('SECRET');

@@ -9,16 +9,7 @@ import {
   resolveStoreOptions,
   validateRedisUrl,
 } from './redis.options';
-
-function configErrorOf(fn: () => unknown): TokenRefreshConfigError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(TokenRefreshConfigError);
-    return error as TokenRefreshConfigError;
-  }
-  throw new Error('expected a TokenRefreshConfigError');
-}
+import { expectTypedError } from '../../test/support/expect-error';
 
 describe('resolveStoreOptions', () => {
   it('applies the default command timeout', () => {
@@ -26,12 +17,12 @@ describe('resolveStoreOptions', () => {
   });
 
   it('requires a key prefix, naming the option', () => {
-    expect(configErrorOf(() => resolveStoreOptions({} as never, 'tokenStore')).option).toBe('tokenStore.keyPrefix');
-    expect(configErrorOf(() => resolveStoreOptions(undefined, 'tokenStore')).option).toBe('tokenStore');
+    expectTypedError(() => resolveStoreOptions({} as never, 'tokenStore'), TokenRefreshConfigError, { option: 'tokenStore.keyPrefix' });
+    expectTypedError(() => resolveStoreOptions(undefined, 'tokenStore'), TokenRefreshConfigError, { option: 'tokenStore' });
   });
 
   it('rejects a zero or negative command timeout', () => {
-    expect(configErrorOf(() => resolveStoreOptions({ keyPrefix: 'p', commandTimeout: 0 }, 'tokenStore')).option).toBe('tokenStore.commandTimeout');
+    expectTypedError(() => resolveStoreOptions({ keyPrefix: 'p', commandTimeout: 0 }, 'tokenStore'), TokenRefreshConfigError, { option: 'tokenStore.commandTimeout' });
   });
 });
 
@@ -52,16 +43,16 @@ describe('resolveLockOptions', () => {
   });
 
   it('rejects a renewal period that is not shorter than the lease', () => {
-    expect(configErrorOf(() => resolveLockOptions({ keyPrefix: 'p', lease: 1_000, renewInterval: 1_000 }, 'lock')).option).toBe('lock.renewInterval');
+    expectTypedError(() => resolveLockOptions({ keyPrefix: 'p', lease: 1_000, renewInterval: 1_000 }, 'lock'), TokenRefreshConfigError, { option: 'lock.renewInterval' });
   });
 
   it.each(['lease', 'retryDelay', 'resyncDelay', 'commandTimeout'])('rejects a %s beyond the timer limit, naming it', (option) => {
-    expect(configErrorOf(() => resolveLockOptions({ keyPrefix: 'p', [option]: 2 ** 31 }, 'lock')).option).toBe(`lock.${option}`);
+    expectTypedError(() => resolveLockOptions({ keyPrefix: 'p', [option]: 2 ** 31 }, 'lock'), TokenRefreshConfigError, { option: `lock.${option}` });
   });
 
   it('allows resyncDelay 0 but not a negative lease', () => {
     expect(resolveLockOptions({ keyPrefix: 'p', resyncDelay: 0 }, 'lock').resyncDelay).toBe(0);
-    expect(configErrorOf(() => resolveLockOptions({ keyPrefix: 'p', lease: -1 }, 'lock')).option).toBe('lock.lease');
+    expectTypedError(() => resolveLockOptions({ keyPrefix: 'p', lease: -1 }, 'lock'), TokenRefreshConfigError, { option: 'lock.lease' });
   });
 });
 
@@ -72,12 +63,12 @@ describe('validateRedisUrl', () => {
   });
 
   it.each(['http://127.0.0.1:6379', '127.0.0.1:6379', '', 42])('rejects %j without echoing it', (bad) => {
-    const error = configErrorOf(() => validateRedisUrl(bad, 'tokenStore'));
+    const error = expectTypedError(() => validateRedisUrl(bad, 'tokenStore'), TokenRefreshConfigError);
     expect(error.option).toBe('tokenStore.url');
     expect(error.message).not.toContain('127.0.0.1');
   });
 
   it('never echoes a password from a malformed URL', () => {
-    expect(configErrorOf(() => validateRedisUrl('https://user:hunter2@host', 'lock')).message).not.toContain('hunter2');
+    expect(expectTypedError(() => validateRedisUrl('https://user:hunter2@host', 'lock'), TokenRefreshConfigError).message).not.toContain('hunter2');
   });
 });

@@ -2,25 +2,24 @@ import { type HttpService } from '@nestjs/axios';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getTokenRefreshHttpToken } from '../../src';
-import { type RecordingServer, startRecordingServer } from './recording-server';
+import { ScriptedServer, sendJson } from '../support/scripted-server';
 import { type Stack, startStack } from './stack';
 
 describe('example app: the token never reaches another origin', () => {
-  let elsewhere: RecordingServer;
-  let api: RecordingServer;
+  let elsewhere: ScriptedServer;
+  let api: ScriptedServer;
   let stack: Stack;
   let http: HttpService;
 
   beforeAll(async () => {
-    elsewhere = await startRecordingServer();
+    elsewhere = await ScriptedServer.start((_req, res) => sendJson(res, 200, {}));
     // The configured API origin; it can redirect away from itself or within itself.
-    api = await startRecordingServer((path, res) => {
-      if (path === '/away') res.writeHead(302, { Location: `${elsewhere.url}/landing` }).end();
-      else if (path === '/home') res.writeHead(302, { Location: '/data' }).end();
-      else return false;
-      return true;
+    api = await ScriptedServer.start((req, res) => {
+      if (req.url === '/away') res.writeHead(302, { Location: `${elsewhere.origin}/landing` }).end();
+      else if (req.url === '/home') res.writeHead(302, { Location: '/data' }).end();
+      else sendJson(res, 200, {});
     });
-    stack = await startStack({ accessTokenTtl: 300, apiBaseUrl: api.url });
+    stack = await startStack({ accessTokenTtl: 300, apiBaseUrl: api.origin });
     http = stack.app.get<HttpService>(getTokenRefreshHttpToken());
   });
   afterAll(async () => {
@@ -28,9 +27,12 @@ describe('example app: the token never reaches another origin', () => {
     await Promise.all([api.close(), elsewhere.close()]);
   });
   beforeEach(() => {
-    api.requests.length = 0;
-    elsewhere.requests.length = 0;
+    api.forget();
+    elsewhere.forget();
   });
+
+  /** Path and Authorization header of each request a server received. */
+  const seen = (server: ScriptedServer) => server.requests.map((r) => ({ path: r.url, authorization: r.headers.authorization }));
 
   /** Booleans only, so a failing assertion never prints the token. */
   const carriesToken = (authorization: string | undefined): boolean =>
@@ -38,17 +40,17 @@ describe('example app: the token never reaches another origin', () => {
 
   it('the configured origin gets the token', async () => {
     await firstValueFrom(http.get('/data'));
-    expect(api.requests.map((r) => r.path)).toEqual(['/data']);
-    expect(carriesToken(api.requests[0].authorization)).toBe(true);
+    expect(seen(api).map((r) => r.path)).toEqual(['/data']);
+    expect(carriesToken(seen(api)[0].authorization)).toBe(true);
   });
 
   it.each([
-    ['an absolute URL on another port', () => `${elsewhere.url}/collect`, {}],
+    ['an absolute URL on another port', () => `${elsewhere.origin}/collect`, {}],
     ['the same port under another host name', () => `http://localhost:${api.port}/data`, {}],
-    ['a per-request baseURL', () => '/collect', () => ({ baseURL: elsewhere.url })],
+    ['a per-request baseURL', () => '/collect', () => ({ baseURL: elsewhere.origin })],
   ])('%s gets no Authorization at all', async (_label, url, config) => {
     await firstValueFrom(http.get(url(), typeof config === 'function' ? config() : config));
-    const all = [...api.requests, ...elsewhere.requests];
+    const all = [...seen(api), ...seen(elsewhere)];
     expect(all).toHaveLength(1);
     expect(all[0].authorization).toBeUndefined();
   });
@@ -56,13 +58,13 @@ describe('example app: the token never reaches another origin', () => {
   it('a redirect from the API to another origin arrives there without the token', async () => {
     const response = await firstValueFrom(http.get('/away'));
     expect(response.status).toBe(200);
-    expect(carriesToken(api.requests[0].authorization)).toBe(true);
-    expect(elsewhere.requests).toEqual([{ path: '/landing', authorization: undefined }]);
+    expect(carriesToken(seen(api)[0].authorization)).toBe(true);
+    expect(seen(elsewhere)).toEqual([{ path: '/landing', authorization: undefined }]);
   });
 
   it('a redirect within the API origin keeps the token', async () => {
     await firstValueFrom(http.get('/home'));
-    expect(api.requests.map((r) => r.path)).toEqual(['/home', '/data']);
-    expect(api.requests.every((r) => carriesToken(r.authorization))).toBe(true);
+    expect(seen(api).map((r) => r.path)).toEqual(['/home', '/data']);
+    expect(seen(api).every((r) => carriesToken(r.authorization))).toBe(true);
   });
 });

@@ -7,10 +7,25 @@ const STORM = 50;
 
 describe('example app: a 401 storm', () => {
   let stack: Stack | undefined;
+  /** While set, the API refuses every token (as with a wrong audience). */
+  let refusing = false;
   afterEach(async () => {
     await stack?.close();
     stack = undefined;
+    refusing = false;
   });
+
+  /** The example app against an API that checks tokens as usual until `refusing` is set. */
+  function startRefusableStack(): Promise<Stack> {
+    return startStack({ accessTokenTtl: 300, verify: async (token, auth) => !refusing && auth.verifyAccessToken(token) });
+  }
+
+  /** After one successful /demo, the API refuses every token; returns the refresh count to compare with. */
+  async function refuseEveryTokenFromNowOn(app: Stack): Promise<number> {
+    await request(app.server).get('/demo').expect(200);
+    refusing = true;
+    return app.auth.stats.refreshRequests;
+  }
 
   it(`${STORM} parallel /demo calls rejected with the same token cause exactly one refresh`, async () => {
     // The API rejects one token (as if revoked server side). It holds every rejection until all
@@ -51,14 +66,8 @@ describe('example app: a 401 storm', () => {
   });
 
   it('a second 401 (the new token is refused too) goes back to the caller after one refresh', async () => {
-    let refuseAll = false;
-    stack = await startStack({
-      accessTokenTtl: 300,
-      verify: async (token, auth) => !refuseAll && auth.verifyAccessToken(token),
-    });
-    await request(stack.server).get('/demo').expect(200);
-    refuseAll = true;
-    const refreshRequests = stack.auth.stats.refreshRequests;
+    stack = await startRefusableStack();
+    const refreshRequests = await refuseEveryTokenFromNowOn(stack);
 
     const res = await request(stack.server).get('/demo').expect(502);
     expect(res.body).toMatchObject({ upstreamStatus: 401 });
@@ -69,14 +78,8 @@ describe('example app: a 401 storm', () => {
   // The bound: one 401-triggered refresh per token the service holds by its own schedule. The
   // token that refresh produced is refused too, so later 401s carrying it are not refreshed.
   it('an API that refuses every token (wrong audience) costs one refresh, not one per request', async () => {
-    let refuseAll = false;
-    stack = await startStack({
-      accessTokenTtl: 300,
-      verify: async (token, auth) => !refuseAll && auth.verifyAccessToken(token),
-    });
-    await request(stack.server).get('/demo').expect(200);
-    refuseAll = true;
-    const refreshRequests = stack.auth.stats.refreshRequests;
+    stack = await startRefusableStack();
+    const refreshRequests = await refuseEveryTokenFromNowOn(stack);
 
     for (let i = 0; i < 20; i++) {
       const res = await request(stack.server).get('/demo').expect(502);

@@ -1,12 +1,11 @@
-import { Logger } from '@nestjs/common';
-import { type Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthorizationServer, startAuthorizationServer } from '../../examples/auth-server/authorization-server';
 import { RedisTokenStore } from '../../src/redis';
 import { TokenRefreshEvents } from '../../src/common/token-refresh.constants';
 import { ClusterWorker, compileForWorkers, waitUntil, type WorkerConfig } from '../support/cluster-harness';
 import { waitFor } from '../support/wait-for';
-import { deleteKeys, randomKeyPrefix, REDIS_URL, RedisProcess, requireRedis, testConnection } from '../support/redis-test-server';
+import { useRedis, useRedisProcess } from '../support/redis-hooks';
+import { REDIS_URL, testConnection } from '../support/redis-test-server';
 
 /*
  * Four replicas as four Node processes, each a Nest application context with the module on
@@ -18,18 +17,14 @@ import { deleteKeys, randomKeyPrefix, REDIS_URL, RedisProcess, requireRedis, tes
 
 const REPLICAS = 4;
 
+const { prefix, cleanup } = useRedis('cluster');
 let build: { dist: string; remove: () => Promise<void> } | undefined;
-let raw: Redis;
 
 beforeAll(async () => {
-  await requireRedis();
-  raw = testConnection();
-  Logger.overrideLogger(false);
   build = await compileForWorkers();
 }, 60_000);
 
 afterAll(async () => {
-  await raw?.quit();
   await build?.remove();
 });
 
@@ -40,16 +35,6 @@ interface Cluster {
   /** Every token value the test has seen, to check none reached a log line. */
   secrets: Set<string>;
 }
-
-const running: Cluster[] = [];
-
-afterEach(async () => {
-  for (const cluster of running.splice(0)) {
-    await Promise.all(cluster.workers.map((worker) => worker.kill()));
-    await cluster.server.close();
-    await deleteKeys(raw, cluster.keyPrefix);
-  }
-});
 
 async function startCluster(options: {
   accessTokenTtl: number;
@@ -62,9 +47,12 @@ async function startCluster(options: {
   arm?: 'before-request' | 'after-response';
 }): Promise<Cluster> {
   const server = await startAuthorizationServer({ accessTokenTtl: options.accessTokenTtl });
-  const keyPrefix = randomKeyPrefix('cluster');
+  const keyPrefix = prefix();
   const cluster: Cluster = { server, workers: [], keyPrefix, secrets: new Set() };
-  running.push(cluster);
+  cleanup(async () => {
+    await Promise.all(cluster.workers.map((worker) => worker.kill()));
+    await server.close();
+  });
   const client = server.clients.basic;
   const config: WorkerConfig = {
     dist: build!.dist,
@@ -231,15 +219,7 @@ describe('cluster mode: four replicas, one credential, one Redis', () => {
   }, 60_000);
 
   describe('Redis restart (a private redis-server, killed and started again on the same port)', () => {
-    let redisServer: RedisProcess;
-
-    beforeAll(async () => {
-      redisServer = await RedisProcess.start();
-    });
-
-    afterAll(async () => {
-      await redisServer?.kill();
-    });
+    const redisServer = useRedisProcess();
 
     it('Redis dies between the token endpoint\'s answer and the save: nobody refreshes while it is down, the rotation survives, service resumes', async () => {
       const cluster = await startCluster({

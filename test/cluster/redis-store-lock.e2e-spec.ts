@@ -2,11 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
-import { Logger } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import { type Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type TokenPair } from '../../src/common/interfaces/token-pair.interface';
 import { type StoredTokens } from '../../src/common/interfaces/token-store.interface';
 import { createRedisConnection, RedisRefreshLock, type RedisRefreshLockOptions, RedisTokenStore } from '../../src/redis';
@@ -23,8 +22,10 @@ import {
 } from '../../src/common/token-refresh.errors';
 import { TokenRefreshModule } from '../../src/token-refresh.module';
 import { FakeOAuthClient } from '../support/fake-oauth-client';
-import { deleteKeys, randomKeyPrefix, REDIS_URL, RedisProcess, requireRedis, testConnection } from '../support/redis-test-server';
+import { useRedis, useRedisProcess } from '../support/redis-hooks';
+import { REDIS_URL, testConnection } from '../support/redis-test-server';
 import { waitFor } from '../support/wait-for';
+import { expectTypedError } from '../support/expect-error';
 
 /** A port nothing listens on (connection refused at once). */
 const DEAD_URL = 'redis://127.0.0.1:1';
@@ -36,49 +37,26 @@ const DEAD_URL = 'redis://127.0.0.1:1';
  */
 const SLOW_PATH_MS = 20_000;
 
-let raw: Redis;
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
-const prefixes: string[] = [];
-
-beforeAll(async () => {
-  await requireRedis();
-  raw = testConnection();
-  Logger.overrideLogger(false);
-});
-
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-  for (const prefix of prefixes.splice(0)) await deleteKeys(raw, prefix);
-});
-
-afterAll(async () => {
-  await raw?.quit();
-});
-
-function prefix(): string {
-  const value = randomKeyPrefix('unit');
-  prefixes.push(value);
-  return value;
-}
+const { raw, prefix, cleanup } = useRedis('unit');
 
 /** A fail-fast connection with a unique name, so a test can find and cut it with CLIENT KILL. */
 function connection(url = REDIS_URL): { redis: Redis; name: string } {
   const name = `ntr-test-${randomUUID()}`;
   const redis = createRedisConnection(url, { connectionName: name });
   redis.on('error', () => undefined);
-  cleanups.push(() => redis.disconnect());
+  cleanup(() => redis.disconnect());
   return { redis, name };
 }
 
 function store(redis: Redis, keyPrefix: string): RedisTokenStore {
   const value = new RedisTokenStore(redis, { keyPrefix });
-  cleanups.push(() => value.close());
+  cleanup(() => value.close());
   return value;
 }
 
 function lock(redis: Redis, keyPrefix: string, options: Partial<RedisRefreshLockOptions> = {}): RedisRefreshLock {
   const value = new RedisRefreshLock(redis, { keyPrefix, ...options });
-  cleanups.push(() => value.close());
+  cleanup(() => value.close());
   return value;
 }
 
@@ -112,7 +90,7 @@ type Notice = { version: number; issuedAt: number; expiresAt: number; origin: st
 async function noticesOn(keyPrefix: string): Promise<string[]> {
   const notices: string[] = [];
   const listener = testConnection();
-  cleanups.push(() => listener.disconnect());
+  cleanup(() => listener.disconnect());
   listener.on('message', (_channel: string, message: string) => notices.push(message));
   await listener.subscribe(redisKeys(keyPrefix).channel);
   return notices;
@@ -177,8 +155,7 @@ describe('RedisTokenStore against Redis', () => {
     const subject = store(connection().redis, keyPrefix);
     expect(await subject.load()).toBeNull();
     await raw.set(`${keyPrefix}:tokens`, value);
-    const error = await subject.load().catch((thrown: unknown) => thrown);
-    expect(error).toBeInstanceOf(TokenStoreUnreadableError);
+    const error = await expectTypedError(subject.load(), TokenStoreUnreadableError);
     expect(JSON.stringify(error) + String(error) + inspect(error)).not.toContain('SECRET');
     const pair = tokens('fresh', 3_600_000);
     expect(await saveOutcome(subject, pair)).toBe('written');
@@ -352,20 +329,19 @@ describe('RedisTokenStore against Redis', () => {
 
   it('with Redis unreachable, load and save fail fast with TokenStoreError, never an ioredis error', async () => {
     const subject = new RedisTokenStore({ url: DEAD_URL, keyPrefix: prefix(), commandTimeout: SLOW_PATH_MS });
-    cleanups.push(() => subject.close());
+    cleanup(() => subject.close());
     for (const attempt of [() => subject.load(), () => subject.save(tokens('x', 60_000))]) {
       const started = Date.now();
-      const error = await attempt().catch((thrown: unknown) => thrown);
+      const error = await expectTypedError(attempt(), TokenStoreError);
       // Failed on the refused connection, not by running out its (long) command timeout.
       expect(Date.now() - started).toBeLessThan(SLOW_PATH_MS);
-      expect(error).toBeInstanceOf(TokenStoreError);
       expect(String(error) + inspect(error)).not.toContain('SECRET');
     }
   }, 3 * SLOW_PATH_MS);
 
   it('never shows tokens or a password under util.inspect or JSON', async () => {
     const subject = new RedisTokenStore({ url: 'redis://user:hunter2-PASSWORD@127.0.0.1:1', keyPrefix: prefix() });
-    cleanups.push(() => subject.close());
+    cleanup(() => subject.close());
     await subject.save(tokens('shown', 60_000)).catch(() => undefined);
     const shown = inspect(subject, { depth: 10 }) + JSON.stringify(subject);
     expect(shown).toContain('RedisTokenStore');
@@ -491,25 +467,16 @@ describe('RedisRefreshLock against Redis', () => {
 
   it('with Redis unreachable, acquire fails fast with RefreshLockError, never an ioredis error', async () => {
     const subject = new RedisRefreshLock({ url: DEAD_URL, keyPrefix: prefix(), commandTimeout: SLOW_PATH_MS });
-    cleanups.push(() => subject.close());
+    cleanup(() => subject.close());
     const started = Date.now();
-    const error = await subject.acquire({ waitMs: SLOW_PATH_MS, signal: signal() }).catch((thrown: unknown) => thrown);
-    expect(error).toBeInstanceOf(RefreshLockError);
+    await expectTypedError(subject.acquire({ waitMs: SLOW_PATH_MS, signal: signal() }), RefreshLockError);
     // Failed on the refused connection: it neither polled until waitMs nor ran out the command timeout.
     expect(Date.now() - started).toBeLessThan(SLOW_PATH_MS);
   }, 2 * SLOW_PATH_MS);
 });
 
 describe('RedisRefreshLock across a Redis restart (a private redis-server)', () => {
-  let server: RedisProcess;
-
-  beforeAll(async () => {
-    server = await RedisProcess.start();
-  });
-
-  afterAll(async () => {
-    await server?.kill();
-  });
+  const server = useRedisProcess();
 
   it('a holder loses it within a lease; while down acquire fails fast; once back it grants only after resyncDelay', async () => {
     const keyPrefix = prefix();
@@ -519,8 +486,7 @@ describe('RedisRefreshLock across a Redis restart (a private redis-server)', () 
     const lost = once(handle.lost!, 'abort');
 
     await server.kill();
-    const down = await subject.acquire({ waitMs: 5_000, signal: signal() }).catch((thrown: unknown) => thrown);
-    expect(down).toBeInstanceOf(RefreshLockError);
+    await expectTypedError(subject.acquire({ waitMs: 5_000, signal: signal() }), RefreshLockError);
     await within(lost, 10_000, 'lost signal');
 
     // Listening before the restart: ioredis may reconnect before server.start() returns.

@@ -1,16 +1,14 @@
-import { Logger } from '@nestjs/common';
-import { type Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { resolveSettings } from '../../src/core/options-validation';
-import { NodeTimers } from '../../src/core/ports';
-import { TokenRefreshManager } from '../../src/core/refresh-manager';
+import { describe, expect, it, vi } from 'vitest';
 import { type TokenPair } from '../../src/common/interfaces/token-pair.interface';
 import { type StoredTokens, type TokenStore } from '../../src/common/interfaces/token-store.interface';
 import { createRedisConnection, RedisRefreshLock, RedisTokenStore } from '../../src/redis';
 import { OAuthProtocolError, RefreshLockError } from '../../src/common/token-refresh.errors';
-import { FakeOAuthClient, RecordingEvents, silentLogger } from '../support/fake-oauth-client';
-import { deleteKeys, randomKeyPrefix, requireRedis, testConnection } from '../support/redis-test-server';
+import { FakeOAuthClient } from '../support/fake-oauth-client';
+import { createTestManager } from '../support/manager';
+import { useRedis } from '../support/redis-hooks';
+import { REDIS_URL } from '../support/redis-test-server';
 import { waitFor } from '../support/wait-for';
+import { expectTypedError } from '../support/expect-error';
 
 /*
  * Replicas as several managers in one process, each with its own Redis connection, store and
@@ -18,22 +16,7 @@ import { waitFor } from '../support/wait-for';
  * called the endpoint; the process-level suite (cluster.e2e-spec.ts) covers real crashes.
  */
 
-let raw: Redis;
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
-
-beforeAll(async () => {
-  await requireRedis();
-  raw = testConnection();
-  Logger.overrideLogger(false);
-});
-
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-
-afterAll(async () => {
-  await raw?.quit();
-});
+const { raw, prefix, cleanup } = useRedis('replicas');
 
 /** An endpoint that rotates and, like oidc-provider, refuses a refresh token presented twice. */
 function rotatingEndpoint(): FakeOAuthClient {
@@ -62,8 +45,7 @@ class WriteRefusingStore implements TokenStore {
 }
 
 async function replicas(count: number, client: FakeOAuthClient) {
-  const keyPrefix = randomKeyPrefix('replicas');
-  cleanups.push(() => deleteKeys(raw, keyPrefix));
+  const keyPrefix = prefix();
   const seed = new RedisTokenStore(raw, { keyPrefix });
   // A login a moment ago, so tokens a test hands in later count as obtained after it.
   const loggedInAt = Date.now() - 1_000;
@@ -77,22 +59,18 @@ async function replicas(count: number, client: FakeOAuthClient) {
   });
   await seed.close();
   return Array.from({ length: count }, () => {
-    const redis = createRedisConnection(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const redis = createRedisConnection(REDIS_URL);
     const redisStore = new RedisTokenStore(redis, { keyPrefix });
     const store = new WriteRefusingStore(redisStore);
     const lock = new RedisRefreshLock(redis, { keyPrefix, lease: 5_000 });
-    const events = new RecordingEvents();
-    const manager = new TokenRefreshManager({
-      settings: resolveSettings({ lockWaitTimeout: 300, retry: { initialDelay: 1_000, maxDelay: 1_000 } }),
+    const { manager, events } = createTestManager({
       client,
       store,
       lock,
-      timers: new NodeTimers(),
-      events,
-      logger: silentLogger,
+      options: { lockWaitTimeout: 300, retry: { initialDelay: 1_000, maxDelay: 1_000 } },
       random: () => 0.999,
     });
-    cleanups.push(async () => {
+    cleanup(async () => {
       await manager.stop();
       await redisStore.close();
       await lock.close();
@@ -148,8 +126,7 @@ describe('replicas sharing Redis (in one process)', () => {
     expect(await raw.exists(`${a.keyPrefix}:lock`)).toBe(1);
 
     // b, due now, must not re-read the stale store under the lock and present rt-0 again.
-    const error = await b.manager.forceRefresh().catch((thrown: unknown) => thrown);
-    expect(error).toBeInstanceOf(RefreshLockError);
+    await expectTypedError(b.manager.forceRefresh(), RefreshLockError);
     expect(client.presented).toEqual(['rt-0']);
 
     a.store.failing = false; // a's save retry (about 1 s later) succeeds, releases, announces

@@ -1,7 +1,6 @@
 import { HttpService } from '@nestjs/axios';
 import { AxiosError, type AxiosResponse } from 'axios';
-import { Agent, type ClientRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo } from 'node:net';
+import { Agent, type ClientRequest } from 'node:http';
 import { inspect } from 'node:util';
 import { firstValueFrom } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { type AccessTokenSource } from '../../src/http/authenticated-adapter';
 import { createTokenRefreshHttpService } from '../../src/http/authenticated-http';
 import { deferred, FakeOAuthClient } from '../support/fake-oauth-client';
 import { nestApps } from '../support/nest-apps';
+import { ScriptedServer, sendJson } from '../support/scripted-server';
 
 const SECRET = 'tok-5ecret-pool';
 
@@ -22,9 +22,9 @@ const tokens: AccessTokenSource = {
 
 interface TestServer {
   url: string;
-  authorizations: Array<string | undefined>;
+  readonly authorizations: Array<string | undefined>;
   /** TCP connections accepted. */
-  connections: number;
+  readonly connections: number;
   /** Resolves when a request to /held has arrived; the test answers it with `release`. */
   held: Promise<void>;
   release(): void;
@@ -35,32 +35,30 @@ interface TestServer {
 async function startServer(awayTo?: () => string): Promise<TestServer> {
   const arrived = deferred<void>();
   const released = deferred<void>();
-  const authorizations: Array<string | undefined> = [];
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    authorizations.push(req.headers.authorization);
-    if (req.url === '/fail') res.writeHead(500).end('{}');
+  const server = await ScriptedServer.start((req, res) => {
+    if (req.url === '/fail') sendJson(res, 500, {});
     else if (req.url === '/reset') req.socket.destroy();
     else if (req.url === '/away' && awayTo) res.writeHead(302, { Location: `${awayTo()}/landing` }).end();
     else if (req.url === '/held') {
       arrived.resolve();
-      void released.promise.then(() => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}'));
-    } else res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ok":true}');
+      void released.promise.then(() => sendJson(res, 200, {}));
+    } else sendJson(res, 200, { ok: true });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const result: TestServer = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    authorizations,
-    connections: 0,
+  return {
+    url: server.origin,
+    get authorizations() {
+      return server.requests.map((r) => r.headers.authorization);
+    },
+    get connections() {
+      return server.connections;
+    },
     held: arrived.promise,
     release: () => released.resolve(),
     close: async () => {
       released.resolve();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     },
   };
-  server.on('connection', () => result.connections++);
-  return result;
 }
 
 async function settled(promise: Promise<unknown>): Promise<unknown> {

@@ -5,11 +5,12 @@ export type RefreshHandler = (refreshToken: string, call: number, options: Refre
 
 /**
  * A token endpoint in memory: counts calls, remembers which refresh tokens were presented,
- * and by default rotates (`at-N`, `rt-N`, one hour).
+ * and by default rotates (`at-N`, `rt-N`, one hour). hold() makes answers wait for release().
  */
 export class FakeOAuthClient implements OAuthClient {
   readonly presented: string[] = [];
   handler: RefreshHandler;
+  #held: ReturnType<typeof deferred<void>> | undefined;
 
   constructor(handler?: RefreshHandler) {
     this.handler = handler ?? ((_rt, call) => ({ accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresIn: 3600 }));
@@ -19,9 +20,22 @@ export class FakeOAuthClient implements OAuthClient {
     return this.presented.length;
   }
 
+  /** From now on, requests wait (already counted and recorded) until release(). */
+  hold(): void {
+    this.#held ??= deferred<void>();
+  }
+
+  /** Lets the held requests be answered, and stops holding. */
+  release(): void {
+    this.#held?.resolve();
+    this.#held = undefined;
+  }
+
   async refresh(refreshToken: string, options: RefreshRequestOptions): Promise<TokenPair> {
     this.presented.push(refreshToken);
-    return this.handler(refreshToken, this.presented.length, options);
+    const call = this.presented.length;
+    if (this.#held) await this.#held.promise;
+    return this.handler(refreshToken, call, options);
   }
 }
 

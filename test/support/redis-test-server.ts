@@ -78,13 +78,12 @@ async function freePort(): Promise<number> {
  */
 export class RedisProcess {
   #child: ChildProcess | undefined;
+  /** Chosen at the first start; restarts reuse it. */
+  #port: number | undefined;
 
-  private constructor(readonly port: number) {}
-
-  static async start(): Promise<RedisProcess> {
-    const server = new RedisProcess(await freePort());
-    await server.start();
-    return server;
+  get port(): number {
+    if (this.#port === undefined) throw new Error('RedisProcess: not started yet');
+    return this.#port;
   }
 
   get url(): string {
@@ -97,6 +96,7 @@ export class RedisProcess {
 
   async start(): Promise<void> {
     if (this.#child) return;
+    this.#port ??= await freePort();
     const child = spawn(
       'redis-server',
       ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],

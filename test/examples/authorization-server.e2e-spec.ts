@@ -4,7 +4,7 @@ import {
   type AuthorizationServer,
   type ClientKey,
   type RefreshEvent,
-} from '../examples/auth-server/authorization-server';
+} from '../../examples/auth-server/authorization-server';
 
 interface TokenResponse {
   status: number;

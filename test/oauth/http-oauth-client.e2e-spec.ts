@@ -2,8 +2,8 @@ import { HttpService } from '@nestjs/axios';
 import { Agent } from 'node:http';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type HttpOAuthClientOptions } from '../src/oauth/http-oauth-client.options';
-import { HttpOAuthClient } from '../src/oauth/http-oauth-client';
+import { type HttpOAuthClientOptions } from '../../src/oauth/http-oauth-client.options';
+import { HttpOAuthClient } from '../../src/oauth/http-oauth-client';
 import {
   InvalidTokenResponseError,
   OAuthProtocolError,
@@ -11,14 +11,15 @@ import {
   TokenEndpointHttpError,
   TokenEndpointNetworkError,
   TokenEndpointTimeoutError,
-} from '../src/common/token-refresh.errors';
+} from '../../src/common/token-refresh.errors';
 import {
   closedPortOrigin,
-  type FaultBehaviour,
-  FaultServer,
+  type ServerBehaviour,
+  ScriptedServer,
   sendJson,
   sendText,
-} from './support/fault-server';
+} from '../support/scripted-server';
+import { expectTypedError } from '../support/expect-error';
 
 const CLIENT_ID = 'my-client';
 const CLIENT_SECRET = 'sekret-XYZ';
@@ -27,14 +28,14 @@ const ACCESS_TOKEN = 'at-SECRET-456';
 const NEW_REFRESH_TOKEN = 'rt-NEW-SECRET-789';
 const BASIC_HEADER = `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`;
 
-let server: FaultServer;
+let server: ScriptedServer;
 // No keep-alive: a pooled socket closed by the previous test's teardown must never be reused.
 // Derived from HttpService's own axios so the instance has the types @nestjs/axios expects
 // (importing axios here would give the CommonJS declarations, a distinct type).
 const http = new HttpService(new HttpService().axiosRef.create({ httpAgent: new Agent({ keepAlive: false }) }));
 
 beforeAll(async () => {
-  server = await FaultServer.start();
+  server = await ScriptedServer.start();
 });
 
 afterEach(() => {
@@ -56,22 +57,12 @@ function refresh(client: HttpOAuthClient, signal = new AbortController().signal)
   return client.refresh(REFRESH_TOKEN, { signal });
 }
 
-/** The rejection of `promise`; fails the test if it resolves. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
-}
-
-const hang: FaultBehaviour = () => undefined;
+const hang: ServerBehaviour = () => undefined;
 
 interface FailureScenario {
   name: string;
   options?: Partial<HttpOAuthClientOptions>;
-  behaviour: FaultBehaviour;
+  behaviour: ServerBehaviour;
   /** Starts the refresh and returns its (rejecting) promise; defaults to one refresh nobody aborts. */
   act?: (client: HttpOAuthClient) => Promise<unknown>;
   check: (error: unknown) => void;
@@ -265,7 +256,7 @@ const failureScenarios: FailureScenario[] = [
   },
 ];
 
-describe('HttpOAuthClient against a local fault server', () => {
+describe('HttpOAuthClient against a local token endpoint', () => {
   describe('success', () => {
     it('sends an RFC 6749 refresh request and maps the response, including a rotated refresh token', async () => {
       server.behave((_req, res) =>
@@ -320,7 +311,7 @@ describe('HttpOAuthClient against a local fault server', () => {
   });
 
   describe('client authentication (RFC 6749 section 2.3.1)', () => {
-    const ok: FaultBehaviour = (_req, res) => sendJson(res, 200, { access_token: ACCESS_TOKEN, token_type: 'Bearer' });
+    const ok: ServerBehaviour = (_req, res) => sendJson(res, 200, { access_token: ACCESS_TOKEN, token_type: 'Bearer' });
 
     /** Undoes form-urlencoding of one Basic credential part. */
     const formDecode = (part: string): string => decodeURIComponent(part.replace(/\+/g, ' '));
@@ -373,12 +364,7 @@ describe('HttpOAuthClient against a local fault server', () => {
       server.behave(scenario.behaviour);
       const client = makeClient(scenario.options);
 
-      const error = await (scenario.act ?? refresh)(client).then(
-        () => {
-          throw new Error('expected the refresh to fail');
-        },
-        (e: unknown) => e,
-      );
+      const error = await expectTypedError((scenario.act ?? refresh)(client), Error);
 
       scenario.check(error);
     });
@@ -395,10 +381,7 @@ describe('HttpOAuthClient against a local fault server', () => {
     it('connection refused: TokenEndpointNetworkError ECONNREFUSED', async () => {
       const client = makeClient({ tokenEndpoint: `${await closedPortOrigin()}/token` });
 
-      const error = await rejectionOf(refresh(client));
-
-      expect(error).toBeInstanceOf(TokenEndpointNetworkError);
-      expect(error).toMatchObject({ reason: 'ECONNREFUSED', permanent: false });
+      await expectTypedError(refresh(client), TokenEndpointNetworkError, { reason: 'ECONNREFUSED', permanent: false });
     });
   });
 
@@ -424,12 +407,12 @@ describe('HttpOAuthClient against a local fault server', () => {
           server.reset();
           server.behave(scenario.behaviour);
           const scenarioClient = makeClient({ authMethod, ...scenario.options });
-          const error = await rejectionOf((scenario.act ?? refresh)(scenarioClient));
+          const error = await expectTypedError((scenario.act ?? refresh)(scenarioClient), Error);
           scenario.check(error); // the scenario really produced its error, not some other failure
-          expect((error as Error).cause).toBeUndefined();
+          expect(error.cause).toBeUndefined();
           exposed.push(error);
         }
-        exposed.push(await rejectionOf(refresh(makeClient({ authMethod, tokenEndpoint: `${await closedPortOrigin()}/token` }))));
+        exposed.push(await expectTypedError(refresh(makeClient({ authMethod, tokenEndpoint: `${await closedPortOrigin()}/token` })), Error));
       }
 
       expect(exposed.length).toBe(2 * (failureScenarios.length + 2));
