@@ -18,6 +18,8 @@ export type TokenHealthDetails = {
   reason?: TokenHealthReason;
   /** Code of the last refresh error (e.g. `invalid_grant`), when there is one. Codes only: messages may quote a server. */
   lastError?: string;
+  /** Set instead of a degraded status on terminus 11, which has only up and down. */
+  degraded?: true;
 };
 
 /**

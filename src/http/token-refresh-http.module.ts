@@ -117,5 +117,7 @@ export function createTokenRefreshHttpService(config: TokenRefreshHttpConfig, so
       send: (request) => axios.getAdapter(baseAdapter, request)(request),
     }),
   });
-  return new HttpService(instance);
+  // @nestjs/axios 12 types axios from its ESM declarations, 4 (Nest 11) from its CommonJS ones:
+  // the same axios either way (sharedAxios), so only the declarations differ.
+  return new HttpService(instance as ConstructorParameters<typeof HttpService>[0]);
 }
