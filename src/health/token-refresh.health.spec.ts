@@ -8,10 +8,11 @@ import { refreshStatus } from '../../test/support/refresh-status';
 import { getTokenRefreshToken } from '../token-refresh.constants';
 import { TokenRefreshConfigError } from '../token-refresh.errors';
 import { TokenRefreshHealthModule } from './token-refresh-health.module';
-import { TokenRefreshHealthIndicator } from './token-refresh.health';
+import { type HealthSessionLike, TokenRefreshHealthIndicator } from './token-refresh.health';
 
 /** Terminus 12 has a degraded status; 11 (the other supported major) has only up and down. */
-const TERMINUS_HAS_DEGRADED = typeof new HealthIndicatorService().check('probe').degraded === 'function';
+const probe: HealthSessionLike<'probe'> = new HealthIndicatorService().check('probe');
+const TERMINUS_HAS_DEGRADED = typeof probe.degraded === 'function';
 
 /** Stands in for TokenRefreshService: the indicator reads getRefreshStatus() and nothing else. */
 class FakeService {
