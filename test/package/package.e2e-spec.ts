@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultServer, sendJson, sendText } from '../support/fault-server';
+import { inReadmeTerms, type Snippet, writeSnippets } from '../support/readme-snippets';
 import { FIXTURES_DIR, fixtureNames, isPrepared } from './setup-fixtures.mjs';
 
 /**
@@ -138,12 +139,15 @@ describe('the published package', () => {
 describe.each(fixtureNames())('installed into a fresh app: %s', (fixture) => {
   let app: string;
   let installOutput: string;
+  let snippets: Snippet[];
 
   beforeAll(async () => {
     app = join(work, fixture);
     await mkdir(join(app, 'src'), { recursive: true });
     for (const file of await readdir(join(FIXTURES_DIR, fixture))) await cp(join(FIXTURES_DIR, fixture, file), join(app, file));
     await cp(APP_SOURCES, join(app, 'src'), { recursive: true });
+    // The README's examples, pasted into the app as a user would.
+    snippets = await writeSnippets(join(app, 'src', 'readme'));
     // The app as `nest new` leaves it, then the user's one command.
     await npm(['ci', '--offline'], app);
     const install = await npm(['install', '--offline', tarball], app);
@@ -158,8 +162,8 @@ describe.each(fixtureNames())('installed into a fresh app: %s', (fixture) => {
     await expect(npm(['ls', '--all'], app)).resolves.toBeDefined();
   });
 
-  it('compiles with the app\'s own tsc and classic Nest tsconfig ("module": "commonjs")', async () => {
-    expect(await tsc(app, 'tsconfig.json')).toBe('');
+  it('compiles, with the README\'s examples, under the app\'s own tsc and classic Nest tsconfig ("module": "commonjs")', async () => {
+    expect(inReadmeTerms(await tsc(app, 'tsconfig.json'), snippets)).toBe('');
   }, TIMEOUT);
 
   it.each([
