@@ -3,7 +3,7 @@ export const ROOT: string;
 export const FIXTURES_DIR: string;
 export const STAMP_DIR: string;
 export function fixtureNames(): string[];
-export function ownDependencies(): string[];
+export function packumentSpecs(name: string): string[];
 export function stampOf(name: string): string;
 export function stampPath(name: string): string;
 export function isPrepared(name: string): boolean;

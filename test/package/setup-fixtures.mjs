@@ -2,9 +2,10 @@
 /*
  * Setup step of `npm test` (the `pretest` script): the only part of the package test that talks
  * to the npm registry. It fills npm's cache with what the test later installs with --offline:
- * every package locked in each fixture app (test/package/fixtures/<name>/package-lock.json) and
- * this package's own dependencies. A stamp per fixture (a hash of its lockfile and of those
- * dependencies) makes a second run a no-op; `--force` ignores the stamps.
+ * every package locked in each fixture app (test/package/fixtures/<name>/package-lock.json),
+ * and the registry documents (packuments) that `npm install <tarball>` reads to resolve this
+ * package's dependencies and peers against the app's own dependencies. A stamp per fixture (a
+ * hash of all those inputs) makes a second run a no-op; `--force` ignores the stamps.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -22,16 +23,26 @@ export function fixtureNames() {
   return readdirSync(FIXTURES_DIR).filter((name) => existsSync(join(FIXTURES_DIR, name, 'package-lock.json'))).sort();
 }
 
-/** This package's runtime dependencies, as `name@range`: what `npm install <tarball>` resolves. */
-export function ownDependencies() {
-  const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-  return Object.entries(manifest.dependencies ?? {}).map(([name, range]) => `${name}@${range}`);
+function specs(dependencies = {}) {
+  return Object.entries(dependencies).map(([name, range]) => `${name}@${range}`);
+}
+
+/**
+ * `name@range` of every package whose packument `npm install <tarball>` reads in that app: this
+ * package's dependencies and peers (with its ranges), and the app's direct dependencies (with
+ * the app's), which npm re-resolves when it checks peers. Found by running the install offline
+ * on an empty cache; a missing one fails it with ERESOLVE or ENOTCACHED.
+ */
+export function packumentSpecs(name) {
+  const own = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const app = JSON.parse(readFileSync(join(FIXTURES_DIR, name, 'package.json'), 'utf8'));
+  return [...specs(own.dependencies), ...specs(own.peerDependencies), ...specs(app.dependencies), ...specs(app.devDependencies)];
 }
 
 export function stampOf(name) {
   return createHash('sha256')
     .update(readFileSync(join(FIXTURES_DIR, name, 'package-lock.json')))
-    .update(JSON.stringify(ownDependencies()))
+    .update(JSON.stringify(packumentSpecs(name)))
     .digest('hex');
 }
 
@@ -55,8 +66,8 @@ function prepare(name) {
   // npm ci stores every locked tarball in npm's cache; the installed tree itself is not kept.
   npm(['ci', '--ignore-scripts', '--prefer-offline', '--loglevel=error'], scratch);
   rmSync(scratch, { recursive: true, force: true });
-  // `npm ci` fetches tarballs only; resolving the tarball's own dependencies offline needs their packuments too.
-  for (const spec of ownDependencies()) npm(['cache', 'add', spec, '--loglevel=error'], ROOT);
+  // `npm ci` fetches tarballs only; the install of the tarball also reads packuments.
+  npm(['cache', 'add', ...packumentSpecs(name), '--loglevel=error'], ROOT);
   writeFileSync(stampPath(name), stampOf(name));
 }
 
