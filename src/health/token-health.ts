@@ -20,6 +20,8 @@ export type TokenHealthDetails = {
   lastError?: string;
   /** With `oauth_error`: the server's `error`, e.g. `invalid_grant`. */
   oauthError?: string;
+  /** Set instead of a degraded status on terminus 11, which has only up and down. */
+  degraded?: true;
 };
 
 /**

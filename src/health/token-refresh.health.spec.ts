@@ -1,5 +1,5 @@
 import { Controller, Get, Module } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,8 +8,11 @@ import { refreshStatus } from '../../test/support/refresh-status';
 import { getTokenRefreshToken } from '../common/token-refresh.constants';
 import { TokenRefreshConfigError } from '../common/token-refresh.errors';
 import { TokenRefreshHealthModule } from './token-refresh-health.module';
-import { TokenRefreshHealthIndicator } from './token-refresh.health';
+import { type HealthSessionLike, TokenRefreshHealthIndicator } from './token-refresh.health';
 
+/** Terminus 12 has a degraded status; 11 (the other supported major) has only up and down. */
+const probe: HealthSessionLike<'probe'> = new HealthIndicatorService().check('probe');
+const TERMINUS_HAS_DEGRADED = typeof probe.degraded === 'function';
 
 /** Stands in for TokenRefreshService: the indicator reads getRefreshStatus() and nothing else. */
 class FakeService {
@@ -70,8 +73,40 @@ describe('TokenRefreshHealthIndicator', () => {
     main.status = refreshStatus(overrides as Partial<RefreshStatus>);
     const result = await indicator.isHealthy('tokens');
     expect(Object.keys(result)).toEqual(['tokens']);
-    expect(result.tokens.status).toBe(status);
+    if (status === 'degraded' && !TERMINUS_HAS_DEGRADED) {
+      expect(result.tokens).toMatchObject({ status: 'up', degraded: true, reason: 'refresh-failing' });
+    } else {
+      expect(result.tokens.status).toBe(status);
+      expect(result.tokens.degraded).toBeUndefined();
+    }
     expect(result.tokens.state).toBe(main.status.state);
+  });
+
+  it.each([
+    ['terminus 12 (with degraded)', true],
+    ['terminus 11 (up and down only)', false],
+  ])('on %s, a failing refresh with a valid token is reported as well as terminus can', async (_label, hasDegraded) => {
+    const calls: string[] = [];
+    const session = (method: string) => (data: object) => {
+      calls.push(method);
+      return { k: { ...data, status: method } };
+    };
+    const fakeTerminus = {
+      check: () => ({ up: session('up'), down: session('down'), ...(hasDegraded ? { degraded: session('degraded') } : {}) }),
+    };
+    const service = new FakeService();
+    service.status = refreshStatus({ state: 'backoff', consecutiveFailures: 2 });
+    const moduleRef = { get: () => service };
+    const indicator = new TokenRefreshHealthIndicator(fakeTerminus as never, moduleRef as never);
+    const result = await indicator.isHealthy('k');
+    if (hasDegraded) {
+      expect(calls).toEqual(['degraded']);
+      expect(result.k).toMatchObject({ status: 'degraded', reason: 'refresh-failing', consecutiveFailures: 2 });
+      expect(result.k.degraded).toBeUndefined();
+    } else {
+      expect(calls).toEqual(['up']);
+      expect(result.k).toMatchObject({ status: 'up', degraded: true, reason: 'refresh-failing', consecutiveFailures: 2 });
+    }
   });
 
   it('checks the named registration', async () => {
@@ -92,7 +127,7 @@ describe('TokenRefreshHealthIndicator', () => {
     expect((error as Error).message).toBe('TokenRefreshHealthIndicator: no TokenRefreshModule registration named "nope"');
   });
 
-  it('through HealthCheckService: 200 when up, 200 "degraded" when degraded, 503 when one is down', async () => {
+  it('through HealthCheckService: 200 when up, 200 when degraded ("degraded" on terminus 12), 503 when one is down', async () => {
     const { app, main, crm } = await compile();
     const server = app.getHttpServer();
     const up = await request(server).get('/health').expect(200);
@@ -101,7 +136,10 @@ describe('TokenRefreshHealthIndicator', () => {
 
     main.status = refreshStatus({ state: 'backoff', consecutiveFailures: 3 });
     const degraded = await request(server).get('/health').expect(200);
-    expect(degraded.body.status).toBe('degraded');
+    expect(degraded.body.status).toBe(TERMINUS_HAS_DEGRADED ? 'degraded' : 'ok');
+    expect(degraded.body.details['token-refresh']).toMatchObject(
+      TERMINUS_HAS_DEGRADED ? { status: 'degraded', reason: 'refresh-failing' } : { status: 'up', degraded: true, reason: 'refresh-failing' },
+    );
 
     crm.status = refreshStatus({ name: 'crm', timeUntilExpiry: 0 });
     const down = await request(server).get('/health').expect(503);

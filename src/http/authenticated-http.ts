@@ -39,7 +39,9 @@ export class AuthenticatedHttp implements OnApplicationShutdown {
         send: (request) => axios.getAdapter(baseAdapter, request)(request),
       }),
     });
-    this.http = new HttpService(instance);
+    // @nestjs/axios 12 types axios from its ESM declarations, 4 (Nest 11) from its CommonJS ones:
+    // the same axios either way (sharedAxios), so only the declarations differ.
+    this.http = new HttpService(instance as ConstructorParameters<typeof HttpService>[0]);
   }
 
   onApplicationShutdown(): void {
