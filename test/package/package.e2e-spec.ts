@@ -324,11 +324,11 @@ console.log(JSON.stringify({ loaded, deep }));
       }
 
       mode = 'invalid_grant';
-      expect((await call('POST', '/refresh')).body).toEqual({ ok: false, code: 'invalid_grant' });
+      expect((await call('POST', '/refresh')).body).toEqual({ ok: false, code: 'oauth_error', oauthError: 'invalid_grant' });
       const down = await call('GET', '/health');
       expect(down).toMatchObject({
         status: 503,
-        body: { status: 'error', error: { 'token-refresh': { status: 'down', reason: 'reauth-required', lastError: 'invalid_grant' } } },
+        body: { status: 'error', error: { 'token-refresh': { status: 'down', reason: 'reauth-required', lastError: 'oauth_error', oauthError: 'invalid_grant' } } },
       });
     } finally {
       const { output, exit } = await process.stop();

@@ -34,12 +34,14 @@ export class FixtureController {
   }
 
   @Post('refresh')
-  async refresh(): Promise<{ ok: boolean; code?: string }> {
+  async refresh(): Promise<{ ok: boolean; code?: string; oauthError?: string }> {
     try {
       await this.tokens.forceRefresh();
       return { ok: true };
     } catch (error) {
-      return { ok: false, code: (error as { code?: string }).code };
+      // Our code is fixed (oauth_error); what the server said is in the error's own field.
+      const { code, error: oauthError } = error as { code?: string; error?: string };
+      return { ok: false, code, oauthError };
     }
   }
 
