@@ -18,7 +18,8 @@ import { type TokenRefreshManager } from './refresh-manager';
  * - no expired access token is handed out;
  * - stop() settles within shutdownTimeout plus its grace;
  * - the state and the status agree.
- * PROPERTY_RUNS=2000 npx vitest run refresh-manager.property runs many more cases.
+ * PROPERTY_RUNS=2000 npx vitest run refresh-manager.property runs many more cases; PROPERTY_SEED replays
+ * the seed fast-check prints with a failure.
  */
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -201,7 +202,7 @@ describe('TokenRefreshManager as a state machine', () => {
           vi.useRealTimers();
         }
       }),
-      { numRuns: Number(process.env.PROPERTY_RUNS ?? 200) },
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 200), seed: process.env.PROPERTY_SEED ? Number(process.env.PROPERTY_SEED) : undefined },
     );
   });
 });

@@ -72,8 +72,8 @@ export class TokenRefreshManager extends Redacted {
     const c = this.#credential;
     const started = engine.start(async () => {
       if (tokens !== undefined) {
-        const resolved = await engine.handIn(c, tokens);
-        return () => engine.put(c, resolved);
+        const handedIn = await engine.handIn(c, tokens);
+        return () => engine.put(c, handedIn);
       }
       const loaded = await engine.loadStored(c);
       if (loaded) return async () => engine.takeUp(c, loaded);
