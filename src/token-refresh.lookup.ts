@@ -1,6 +1,7 @@
 import { type ModuleRef } from '@nestjs/core';
-import { getTokenRefreshToken } from './common/token-refresh.constants';
+import { getKeyedTokenRefreshToken, getTokenRefreshToken } from './common/token-refresh.constants';
 import { TokenRefreshConfigError } from './common/token-refresh.errors';
+import { type KeyedTokenRefreshService } from './keyed-token-refresh.service';
 import { type TokenRefreshService } from './token-refresh.service';
 
 /**
@@ -21,4 +22,19 @@ export function findTokenRefreshService(moduleRef: ModuleRef, name: string, who:
     throw new TokenRefreshConfigError('name', hint ? `${message}; ${hint}` : message);
   }
   return service;
+}
+
+/** The registration `name`, single or keyed; throws like findTokenRefreshService when there is neither. */
+export function findAnyRegistration(
+  moduleRef: ModuleRef,
+  name: string,
+  who: string,
+): { single: TokenRefreshService } | { keyed: KeyedTokenRefreshService } {
+  try {
+    const keyed = moduleRef.get<KeyedTokenRefreshService>(getKeyedTokenRefreshToken(name), { strict: false });
+    if (typeof keyed?.counts === 'function') return { keyed };
+  } catch {
+    // not a keyed registration
+  }
+  return { single: findTokenRefreshService(moduleRef, name, who) };
 }

@@ -7,3 +7,5 @@ export type { TokenRefreshHealthOptions } from './token-refresh.health';
 export { TokenRefreshHealthModule } from './token-refresh-health.module';
 export { evaluateTokenHealth } from './token-health';
 export type { TokenHealthDetails, TokenHealthReason, TokenHealthStatus } from './token-health';
+export { DEFAULT_KEYED_HEALTH_THRESHOLDS, evaluateKeyedHealth } from './keyed-token-health';
+export type { KeyedHealthThresholds, KeyedTokenHealthDetails } from './keyed-token-health';
