@@ -2,25 +2,19 @@ import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutd
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
-import { type HttpOAuthClientOptions, InMemoryTokenStore, TokenRefreshHttpModule, TokenRefreshModule } from '../../src';
+import { HttpModule } from '@nestjs/axios';
+import { InMemoryTokenStore, TokenRefreshHttpModule, TokenRefreshModule } from '../../src';
+import { EXAMPLE_CONFIG, type ExampleAppConfig } from './example-config';
 import { TokenRefreshHealthModule } from '../../src/health';
 import { DemoController } from './demo.controller';
 import { HealthController } from './health.controller';
 import { RefreshEventsListener } from './refresh-events.listener';
 import { TokenStatusController } from './token-status.controller';
+import { UsersController } from './users.controller';
 
-export interface ExampleAppConfig {
-  /** The authorization server's token endpoint and this app's client credentials. */
-  oauth: HttpOAuthClientOptions;
-  /** The first tokens, as a login would hand them over. */
-  initialTokens: { accessToken: string; refreshToken: string; tokenType?: string; expiresIn: number };
-  /** Origin (and path prefix) of the protected API: the only place the token is sent. */
-  apiBaseUrl: string;
-  /** Runs after the token refresh has stopped, e.g. to close servers the app depends on. */
-  onShutdown?: () => Promise<void>;
-}
+export type { ExampleAppConfig } from './example-config';
 
-const EXAMPLE_CONFIG = Symbol('example-app-config');
+
 
 @Injectable()
 class ShutdownHooks implements OnApplicationShutdown {
@@ -59,8 +53,11 @@ export function createAppModule(config: ExampleAppConfig): DynamicModule {
         autoStart: true,
       }),
       TokenRefreshHttpModule.register({ baseURL: config.apiBaseUrl, timeout: 5_000 }),
+      // Many users' tokens: one credential per user, connected through /users/:id/connect.
+      TokenRefreshModule.forRoot({ name: 'users', keyed: true, oauth: config.oauth, refreshThreshold: 60_000 }),
+      HttpModule,
     ],
-    controllers: [TokenStatusController, HealthController, DemoController],
+    controllers: [TokenStatusController, HealthController, DemoController, UsersController],
     providers: [RefreshEventsListener, ShutdownHooks, { provide: EXAMPLE_CONFIG, useValue: config }],
   };
 }

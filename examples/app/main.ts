@@ -35,6 +35,7 @@ async function main(): Promise<void> {
         oauth: { tokenEndpoint: auth.tokenEndpoint, clientId: client.clientId, clientSecret: client.clientSecret },
         initialTokens: issued,
         apiBaseUrl: api.url,
+        connectUser: () => auth.issueTokens('basic'),
         onShutdown: async () => {
           await closeServers();
           logger.log('authorization server and protected API closed; bye');
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
     logger.log(`protected API         ${api.url}/data`);
     logger.log(`app                   ${url}`);
     logger.log(`try: curl ${url}/token/status  |  curl ${url}/health  |  curl ${url}/demo   (Ctrl-C to stop)`);
+    logger.log(`many users: curl -X POST ${url}/users/ada/connect  |  curl ${url}/users/ada/data  |  curl ${url}/users`);
   } catch (error) {
     await closeServers();
     throw error;

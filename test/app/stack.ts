@@ -55,6 +55,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           oauth: { tokenEndpoint: auth.tokenEndpoint, clientId: client.clientId, clientSecret: client.clientSecret },
           initialTokens: issued,
           apiBaseUrl: options.apiBaseUrl ?? api!.url,
+          connectUser: () => auth.issueTokens('basic'),
         }),
       ],
     }).compile();
