@@ -9,6 +9,9 @@ import { type EngineCore } from './engine-core';
 import { afterArrival } from './failure-policy';
 import { computeRefreshAt } from './refresh-schedule';
 
+/** After finding a key's lock held elsewhere, wait this long (to twice as long) before looking again. */
+const BUSY_LOCK_RECHECK = 1_000;
+
 /** Counts of credentials per state. */
 export type StateCounts = Record<RefreshState, number>;
 
@@ -81,6 +84,18 @@ export class CredentialTransitions {
     }
     this.schedule(c, this.idleDueAt(c));
     this.tidy(c);
+  }
+
+  /**
+   * Another replica is refreshing `c` (it holds the key's lock): stay idle, and look again
+   * after a second or two, when its rotation is in the store.
+   */
+  deferAfterBusyLock(c: Credential): void {
+    this.setState(c, this.core.isRunning() ? 'idle' : 'stopped');
+    if (!this.core.isRunning()) return;
+    const random = this.core.deps.random ?? Math.random;
+    c.work().notBefore = c.now() + BUSY_LOCK_RECHECK * (1 + random());
+    this.schedule(c, this.idleDueAt(c));
   }
 
   /** A credential of a stopped engine: no schedule, and reads take the checked path. */

@@ -110,10 +110,17 @@ export class RefreshAttempts {
     const startedAt = Date.now();
     const anchor = clockAnchor(startedAt);
     try {
-      const { tokens, source } = await this.#refreshUnderLock(c, generation, abort.signal, startedAt, anchor, probe);
+      const { tokens, source } = await this.#refreshUnderLock(c, generation, abort.signal, startedAt, anchor, probe, trigger);
       probe.end({ result: 'success', source });
       return tokens;
     } catch (thrown) {
+      if (thrown instanceof RefreshedElsewhere && c.tokens) {
+        probe.end({ result: 'failure', code: 'lock_unavailable' });
+        // Another replica holds this key's lock, so it is refreshing it: look again shortly,
+        // and find its rotation in the store under the lock then.
+        this.core.transitions.deferAfterBusyLock(c);
+        return c.tokens;
+      }
       const error = toRefreshError(thrown, [...secretsOf(sent), ...secretsOf(c.tokens)]);
       probe.end(failureOf(error));
       // A successful reauthenticate() ends the episode: waiting callers get its tokens.
@@ -131,10 +138,15 @@ export class RefreshAttempts {
     startedAt: number,
     anchor: number,
     probe: RefreshAttemptProbe,
+    trigger: RefreshTrigger,
   ): Promise<{ tokens: ResolvedTokens; source: RefreshSource }> {
-    const { lock, client } = this.core.deps;
+    const { lock, client, keyed, settings } = this.core.deps;
     const key = this.core.context.keyArg(c);
-    const handle = this.takeHeldLock(c) ?? (await this.#acquire(key, signal, probe));
+    // With many keys, a background refresh does not wait for a lock another replica holds (it
+    // would hold one of the few refresh slots meanwhile); a caller waiting for the token does.
+    const background = keyed && (trigger === 'proactive' || trigger === 'retry');
+    const handle = this.takeHeldLock(c) ?? (await this.#acquire(key, background ? 0 : settings.lockWaitTimeout, signal, probe));
+    if (!handle && background && lock.distributed) throw new RefreshedElsewhere();
     if (!handle) throw new RefreshLockError('refresh lock not acquired: another replica holds it, or its backend is unreachable');
     try {
       this.#assertCurrent(c, generation, signal);
@@ -187,10 +199,10 @@ export class RefreshAttempts {
     }
   }
 
-  async #acquire(key: string | undefined, signal: AbortSignal, probe: RefreshAttemptProbe): Promise<RefreshLockHandle | null> {
+  async #acquire(key: string | undefined, waitMs: number, signal: AbortSignal, probe: RefreshAttemptProbe): Promise<RefreshLockHandle | null> {
     const waited = probe.lockWait();
     try {
-      const handle = await this.core.deps.lock.acquire({ waitMs: this.core.deps.settings.lockWaitTimeout, signal, key });
+      const handle = await this.core.deps.lock.acquire({ waitMs, signal, key });
       waited(handle ? 'acquired' : 'unavailable');
       return handle;
     } catch (error) {
@@ -241,6 +253,9 @@ export class RefreshAttempts {
 }
 
 const noop = (): void => undefined;
+
+/** A keyed key's lock is held by another replica, which is refreshing it (not an error). */
+class RefreshedElsewhere extends Error {}
 
 function failureOf(error: TokenRefreshError): AttemptOutcome {
   const { code, oauthError } = summarizeError(error);
