@@ -1,28 +1,16 @@
-import { type KeyedTokenStore } from '../common/interfaces/keyed-token-store.interface';
-import { type OAuthClient } from '../common/interfaces/oauth-client.interface';
-import { type RefreshLock } from '../common/interfaces/refresh-lock.interface';
 import { type RefreshState, type RefreshStatus } from '../common/interfaces/refresh-status.interface';
 import { type TokenPair } from '../common/interfaces/token-pair.interface';
 import { type TokenRefreshError, TokenRefreshStateError, TokenValidationError } from '../common/token-refresh.errors';
 import { type Credential } from './credential';
-import { type ResolvedSettings } from './options-validation';
-import { type EventSink, type LoggerPort, type TimerPort } from './ports';
+import { type EngineDeps } from './engine-context';
+import { type LoggerPort } from './ports';
 import { Redacted } from './redaction';
 import { RefreshEngine, type StateCounts } from './refresh-engine';
-import { type RefreshTelemetry } from './telemetry';
 
-export interface KeyedRefreshManagerDeps {
-  settings: ResolvedSettings;
-  client: OAuthClient;
-  store: KeyedTokenStore;
-  lock: RefreshLock;
-  timers: TimerPort;
-  events?: EventSink;
-  logger: LoggerPort;
+/** The engine's dependencies, for many keys: callbacks always receive the key. */
+export interface KeyedRefreshManagerDeps extends Omit<EngineDeps, 'keyed' | 'onRefreshFail' | 'reauthenticate'> {
   onRefreshFail?: (error: TokenRefreshError, key: string) => boolean | Promise<boolean>;
   reauthenticate?: (key: string) => Promise<TokenPair>;
-  random?: () => number;
-  telemetry?: RefreshTelemetry;
 }
 
 /** Longest key accepted: a key is an id (a user, a tenant), not a payload. */

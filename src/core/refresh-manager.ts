@@ -1,29 +1,20 @@
-import { type OAuthClient } from '../common/interfaces/oauth-client.interface';
-import { type RefreshLock } from '../common/interfaces/refresh-lock.interface';
 import { type RefreshStatus } from '../common/interfaces/refresh-status.interface';
 import { type TokenPair } from '../common/interfaces/token-pair.interface';
 import { type TokenStore } from '../common/interfaces/token-store.interface';
 import { type TokenRefreshError, TokenRefreshStateError } from '../common/token-refresh.errors';
 import { type Credential } from './credential';
+import { type EngineDeps } from './engine-context';
 import { asKeyedStore, SINGLE_KEY } from './keyed-token.stores';
-import { type ResolvedSettings } from './options-validation';
-import { type EventSink, type LoggerPort, type TimerPort } from './ports';
+import { type LoggerPort } from './ports';
 import { Redacted } from './redaction';
 import { RefreshEngine } from './refresh-engine';
-import { type RefreshTelemetry, REFRESH_ON_UNAUTHORIZED } from './telemetry';
+import { REFRESH_ON_UNAUTHORIZED } from './telemetry';
 
-export interface RefreshManagerDeps {
-  settings: ResolvedSettings;
-  client: OAuthClient;
+/** The engine's dependencies, for the one credential: a plain store, callbacks without a key. */
+export interface RefreshManagerDeps extends Omit<EngineDeps, 'store' | 'keyed' | 'onRefreshFail' | 'reauthenticate'> {
   store: TokenStore;
-  lock: RefreshLock;
-  timers: TimerPort;
-  events?: EventSink;
-  logger: LoggerPort;
   onRefreshFail?: (error: TokenRefreshError) => boolean | Promise<boolean>;
   reauthenticate?: () => Promise<TokenPair>;
-  random?: () => number;
-  telemetry?: RefreshTelemetry;
 }
 
 /**

@@ -38,24 +38,17 @@ export interface TestManagerSetup<C extends OAuthClient, S extends TokenStore> {
 export function createTestManager<C extends OAuthClient = FakeOAuthClient, S extends TokenStore = InMemoryTokenStore>(
   setup: TestManagerSetup<C, S> = {},
 ) {
-  const client = (setup.client ?? new FakeOAuthClient()) as C;
   const store = (setup.store ?? new InMemoryTokenStore()) as S;
-  const events = setup.events ?? new RecordingEvents();
   const options = setup.options ?? {};
+  const deps = defaultDeps(setup);
   const manager = new TokenRefreshManager({
+    ...deps,
     settings: resolveSettings({ ...options }, setup.name),
-    client,
     store,
-    lock: setup.lock ?? new InProcessRefreshLock(),
-    timers: setup.timers ?? new NodeTimers(),
-    events,
-    logger: setup.logger ?? silentLogger,
     onRefreshFail: options.onRefreshFail,
     reauthenticate: options.reauthenticate,
-    random: setup.random ?? (() => 0.5),
-    telemetry: setup.telemetry,
   });
-  return { manager, client, store, events: events as RecordingEvents };
+  return { manager, client: deps.client, store, events: deps.events };
 }
 
 export interface KeyedTestManagerSetup<C extends OAuthClient, S extends KeyedTokenStore> extends Omit<TestManagerSetup<C, never>, 'store' | 'options'> {
@@ -70,22 +63,28 @@ export interface KeyedTestManagerSetup<C extends OAuthClient, S extends KeyedTok
 export function createKeyedTestManager<C extends OAuthClient = FakeOAuthClient, S extends KeyedTokenStore = InMemoryKeyedTokenStore>(
   setup: KeyedTestManagerSetup<C, S> = {},
 ) {
-  const client = (setup.client ?? new FakeOAuthClient()) as C;
   const store = (setup.store ?? new InMemoryKeyedTokenStore()) as S;
-  const events = setup.events ?? new RecordingEvents();
   const { onRefreshFail, reauthenticate, ...options } = setup.options ?? {};
+  const deps = defaultDeps(setup);
   const manager = new KeyedTokenRefreshManager({
+    ...deps,
     settings: resolveSettings(options, setup.name ?? 'users'),
-    client,
     store,
-    lock: setup.lock ?? new InProcessRefreshLock(),
-    timers: setup.timers ?? new NodeTimers(),
-    events,
-    logger: setup.logger ?? silentLogger,
     onRefreshFail,
     reauthenticate,
+  });
+  return { manager, client: deps.client, store, events: deps.events };
+}
+
+/** What both factories fill in the same way: a fake client, an in-process lock, Node timers, recorded events, fixed jitter. */
+function defaultDeps<C extends OAuthClient>(setup: Omit<TestManagerSetup<C, never>, 'store' | 'options'>) {
+  return {
+    client: (setup.client ?? new FakeOAuthClient()) as C,
+    lock: setup.lock ?? new InProcessRefreshLock(),
+    timers: setup.timers ?? new NodeTimers(),
+    events: (setup.events ?? new RecordingEvents()) as RecordingEvents,
+    logger: setup.logger ?? silentLogger,
     random: setup.random ?? (() => 0.5),
     telemetry: setup.telemetry,
-  });
-  return { manager, client, store, events: events as RecordingEvents };
+  };
 }
