@@ -762,6 +762,7 @@ export class RefreshEngine {
       trigger,
       attempt: c.failures + 1,
       keyed: this.#deps.keyed,
+      distributedLock: this.#deps.lock.distributed === true,
     });
     const startedAt = Date.now();
     try {
