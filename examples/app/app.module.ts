@@ -6,6 +6,7 @@ import { type HttpOAuthClientOptions, InMemoryTokenStore, TokenRefreshHttpModule
 import { TokenRefreshHealthModule } from '../../src/health';
 import { DemoController } from './demo.controller';
 import { HealthController } from './health.controller';
+import { type ExampleMetrics, MetricsController, PROMETHEUS_EXPORTER } from './metrics';
 import { RefreshEventsListener } from './refresh-events.listener';
 import { TokenStatusController } from './token-status.controller';
 
@@ -18,6 +19,8 @@ export interface ExampleAppConfig {
   apiBaseUrl: string;
   /** Runs after the token refresh has stopped, e.g. to close servers the app depends on. */
   onShutdown?: () => Promise<void>;
+  /** The metrics SDK (see metrics.ts): GET /metrics serves what it collects. Without it, no /metrics. */
+  metrics?: ExampleMetrics;
 }
 
 const EXAMPLE_CONFIG = Symbol('example-app-config');
@@ -37,7 +40,7 @@ export class AppModule {}
 
 /** The example's root module; e2e tests build the same one against servers they start. */
 export function createAppModule(config: ExampleAppConfig): DynamicModule {
-  const { initialTokens } = config;
+  const { initialTokens, metrics } = config;
   return {
     module: AppModule,
     imports: [
@@ -60,7 +63,12 @@ export function createAppModule(config: ExampleAppConfig): DynamicModule {
       }),
       TokenRefreshHttpModule.register({ baseURL: config.apiBaseUrl, timeout: 5_000 }),
     ],
-    controllers: [TokenStatusController, HealthController, DemoController],
-    providers: [RefreshEventsListener, ShutdownHooks, { provide: EXAMPLE_CONFIG, useValue: config }],
+    controllers: [TokenStatusController, HealthController, DemoController, ...(metrics ? [MetricsController] : [])],
+    providers: [
+      RefreshEventsListener,
+      ShutdownHooks,
+      { provide: EXAMPLE_CONFIG, useValue: config },
+      ...(metrics ? [{ provide: PROMETHEUS_EXPORTER, useValue: metrics.exporter }] : []),
+    ],
   };
 }
