@@ -4,6 +4,6 @@
  * uses it on its own when @opentelemetry/api is installed (option `telemetry`); this entry point
  * is for apps that pass their own providers, and for TokenRefreshManager outside Nest.
  */
-export { GLOBAL_PROVIDER_RECHECK_MS, OpenTelemetryRefreshTelemetry } from './open-telemetry.telemetry';
+export { OpenTelemetryRefreshTelemetry } from './open-telemetry.telemetry';
 export type { OpenTelemetryRefreshTelemetryOptions } from './open-telemetry.telemetry';
 export { DURATION_BUCKETS, INSTRUMENTATION_SCOPE, TokenRefreshAttributes, TokenRefreshMetrics, TokenRefreshSpans } from './otel-names';
