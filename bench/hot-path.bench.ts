@@ -1,14 +1,18 @@
 /**
  * 1. Hot path: getAccessToken() on a fresh token, ns per awaited call, next to the floor (an
  * async function returning a cached string) and google-auth-library's OAuth2Client with cached
- * credentials; peekAccessToken() next to a Map#get.
+ * credentials; peekAccessToken() next to a Map#get. The same call with OpenTelemetry telemetry,
+ * with no SDK and with the metrics and trace SDKs collecting every 100 ms, side by side.
  *
  * Every contender has its own loop function with the same shape (`sink = await x()` n times), so
  * no call site is shared between contenders and each stays monomorphic. Each tinybench sample is
  * one batch of BATCH calls (the per-sample timer cost is then negligible); tinybench runs ROUNDS
  * times with the contenders in rotated order and the figure is the median of the round means.
  */
+import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { OAuth2Client } from 'google-auth-library';
+import { OpenTelemetryRefreshTelemetry } from '../src/otel';
 import { Bench } from 'tinybench';
 import { FakeOAuthClient } from '../test/support/fake-oauth-client';
 import { createKeyedTestManager, createTestManager } from '../test/support/manager';
@@ -26,6 +30,21 @@ const FAR_FUTURE = Date.now() + 10 * 365 * 24 * 3600_000;
 /** Users of the keyed registration in the keyed contender (a power of two: the loop masks the index). */
 const KEYED_USERS = 1024;
 const KEYED_TARGET = 1.5;
+/** getAccessToken() with the OpenTelemetry SDK collecting, at most this times the same call with no telemetry. */
+const OTEL_TARGET = 1.1;
+/** The SDK contender collects this often, inside its timed loop (a Prometheus scrape comes every 15 s or more). */
+const COLLECT_EVERY_MS = 100;
+
+/** Collects when asked, as a Prometheus scrape does (a periodic reader's timer would starve in the awaited loop). */
+class OnDemandReader extends MetricReader {
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
+
+function readsIn(resourceMetrics: ResourceMetrics): number {
+  const reads = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics).find((m) => m.descriptor.name === 'token_refresh.access_token.reads');
+  return reads?.dataPoints.reduce((sum, point) => sum + (point.value as number), 0) ?? 0;
+}
 
 let sink: unknown;
 
@@ -147,6 +166,22 @@ export async function runHotPath(): Promise<SectionResult> {
   for (const key of keys) await keyed.set(key, { accessToken: TOKEN, refreshToken: `rt-${key}`, expiresIn: 3600 });
   if ((await keyed.getAccessToken(keys[7])) !== TOKEN) throw new Error('hot path: keyed manager does not serve the cached token');
 
+  // OpenTelemetry: the API with nothing registered, and the SDKs (given as providers, so the
+  // no-SDK contender keeps the API's no-ops while both run in one process).
+  const { manager: otelNoSdk } = createTestManager({ ...BENCH_WIRING, client, telemetry: new OpenTelemetryRefreshTelemetry() });
+  const reader = new OnDemandReader();
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new InMemorySpanExporter())] });
+  const { manager: otelSdk } = createTestManager({
+    ...BENCH_WIRING,
+    client,
+    telemetry: new OpenTelemetryRefreshTelemetry({ meterProvider, tracerProvider }),
+  });
+  for (const m of [otelNoSdk, otelSdk]) {
+    await m.start({ accessToken: TOKEN, refreshToken: 'rt-0', expiresIn: 3600 });
+    if ((await m.getAccessToken()) !== TOKEN) throw new Error('hot path: OpenTelemetry manager does not serve the cached token');
+  }
+
   const google = new OAuth2Client();
   google.setCredentials({ access_token: TOKEN, expiry_date: FAR_FUTURE });
   if ((await google.getAccessToken()).token !== TOKEN) throw new Error('hot path: google client does not serve the cached token');
@@ -156,6 +191,21 @@ export async function runHotPath(): Promise<SectionResult> {
   }
   async function loopKeyed(n: number): Promise<void> {
     for (let i = 0; i < n; i++) sink = await keyed.getAccessToken(keys[i & (KEYED_USERS - 1)]);
+  }
+  async function loopOtelNoSdk(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) sink = await otelNoSdk.getAccessToken();
+  }
+  let lastCollection = performance.now();
+  let collections = 0;
+  let collectedReads = 0;
+  async function loopOtelSdk(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) sink = await otelSdk.getAccessToken();
+    // The collection's own cost is timed too, spread over the calls between two collections.
+    if (performance.now() - lastCollection >= COLLECT_EVERY_MS) {
+      lastCollection = performance.now();
+      collectedReads = readsIn((await reader.collect()).resourceMetrics);
+      collections++;
+    }
   }
   async function loopGoogle(n: number): Promise<void> {
     for (let i = 0; i < n; i++) sink = (await google.getAccessToken()).token;
@@ -178,6 +228,8 @@ export async function runHotPath(): Promise<SectionResult> {
     a('floor', loopFloor),
     a('getAccessToken', loopManager),
     a('keyedGetAccessToken', loopKeyed),
+    a('otelNoSdkGetAccessToken', loopOtelNoSdk),
+    a('otelSdkGetAccessToken', loopOtelSdk),
     a('google', loopGoogle),
     a('cachedPromise', loopCachedPromise),
     a('dateGuardedPromise', loopDateGuarded),
@@ -186,6 +238,11 @@ export async function runHotPath(): Promise<SectionResult> {
   const syncResults = await measure([s('mapGet', loopMapGet), s('peekAccessToken', loopPeek), s('mapGetDateCheck', loopMapGetDateCheck)]);
   await manager.stop();
   await keyed.stop();
+  await otelNoSdk.stop();
+  await otelSdk.stop();
+  await meterProvider.shutdown();
+  await tracerProvider.shutdown();
+  if (collections === 0 || collectedReads === 0) throw new Error('hot path: the OpenTelemetry SDK collected no getAccessToken() reads');
   flagGuarded.expire();
   void sink;
 
@@ -196,6 +253,7 @@ export async function runHotPath(): Promise<SectionResult> {
   const target = 1.2;
   const hotRatio = ratio('getAccessToken');
   const keyedRatio = ns('keyedGetAccessToken') / ns('getAccessToken');
+  const otelRatio = ns('otelSdkGetAccessToken') / ns('getAccessToken');
 
   const section = '1 Hot path (fresh token, awaited loop)';
   const rows: Row[] = [
@@ -214,6 +272,16 @@ export async function runHotPath(): Promise<SectionResult> {
       target: `<= ${KEYED_TARGET.toFixed(2)}x getAccessToken()`,
       status: keyedRatio <= KEYED_TARGET ? 'pass' : 'miss',
       sideBySide: 'a keyed registration: one Map lookup more than the single credential',
+    },
+    {
+      section,
+      measure: 'getAccessToken(), OpenTelemetry SDK collecting, per call',
+      value: `${fmtNs(ns('otelSdkGetAccessToken'))} = ${otelRatio.toFixed(2)}x no telemetry`,
+      target: `<= ${OTEL_TARGET.toFixed(2)}x no telemetry`,
+      status: otelRatio <= OTEL_TARGET ? 'pass' : 'miss',
+      sideBySide:
+        `no telemetry ${fmtNs(ns('getAccessToken'))}; @opentelemetry/api, no SDK ${fmtNs(ns('otelNoSdkGetAccessToken'))} = ` +
+        `${(ns('otelNoSdkGetAccessToken') / ns('getAccessToken')).toFixed(2)}x; ${collections} collections (every ${COLLECT_EVERY_MS} ms, timed) read ${collectedReads.toLocaleString('en-US')} calls`,
     },
     {
       section,
@@ -268,6 +336,8 @@ export async function runHotPath(): Promise<SectionResult> {
       ratioToFloor: {
         getAccessToken: round(hotRatio, 3),
         keyedGetAccessTokenToSingle: round(keyedRatio, 3),
+        otelSdkGetAccessTokenToNoTelemetry: round(otelRatio, 3),
+        otelNoSdkGetAccessTokenToNoTelemetry: round(ns('otelNoSdkGetAccessToken') / ns('getAccessToken'), 3),
         google: round(ratio('google'), 3),
         cachedPromise: round(ratio('cachedPromise'), 3),
         dateGuardedPromise: round(ratio('dateGuardedPromise'), 3),
@@ -275,7 +345,8 @@ export async function runHotPath(): Promise<SectionResult> {
       },
       roundSpreadOfMedian: Object.fromEntries(spreads.map((x) => [x.key, round(x.spread, 3)])),
       peekRatioToMapGet: round(ns('peekAccessToken') / mapGet, 2),
-      target: { getAccessTokenRatioMax: target },
+      otel: { collectEveryMs: COLLECT_EVERY_MS, collections, collectedReads },
+      target: { getAccessTokenRatioMax: target, otelSdkToNoTelemetryMax: OTEL_TARGET },
       pass: hotRatio <= target,
     },
   };

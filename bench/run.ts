@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: runs every measurement in turn (never two at once, so none disturbs another's
  * timing), prints one table, and writes the same figures to bench/results.json.
+ * `npm run bench -- hotPath` runs only the sections named (keys below) and writes nothing.
  * Progress goes to stderr; the machine line and the table go to stdout.
  */
 import { writeFileSync } from 'node:fs';
@@ -30,6 +31,11 @@ const SECTIONS: ReadonlyArray<{ key: string; title: string; run: () => Promise<S
 const RESULTS_PATH = resolve(__dirname, '..', '..', 'bench', 'results.json');
 
 async function main(): Promise<number> {
+  // `npm run bench -- hotPath keyed`: only those sections; bench/results.json keeps the last full run.
+  const only = process.argv.slice(2);
+  const unknown = only.filter((key) => !SECTIONS.some((section) => section.key === key));
+  if (unknown.length) throw new Error(`unknown bench section ${unknown.join(', ')}; sections: ${SECTIONS.map((s) => s.key).join(', ')}`);
+  const sectionsToRun = only.length ? SECTIONS.filter((section) => only.includes(section.key)) : SECTIONS;
   const machine = machineInfo();
   const startedAt = new Date();
   const t0 = performance.now();
@@ -44,7 +50,7 @@ async function main(): Promise<number> {
   const rows: Row[] = [];
   const sections: Record<string, unknown> = {};
   let crashed = false;
-  for (const section of SECTIONS) {
+  for (const section of sectionsToRun) {
     const s0 = performance.now();
     process.stderr.write(`running ${section.title} ... `);
     try {
@@ -66,7 +72,12 @@ async function main(): Promise<number> {
   console.log('');
   console.log(renderTable(rows));
   console.log('');
-  console.log(`${summarize(rows)}\ntotal ${seconds} s; load average ${loadAverage1mAtEnd} at end; figures written to bench/results.json`);
+  const partial = sectionsToRun !== SECTIONS;
+  console.log(
+    `${summarize(rows)}\ntotal ${seconds} s; load average ${loadAverage1mAtEnd} at end; ` +
+      (partial ? 'a partial run: bench/results.json left as it was' : 'figures written to bench/results.json'),
+  );
+  if (partial) return crashed ? 1 : 0;
 
   const results = {
     generatedAt: startedAt.toISOString(),

@@ -1,8 +1,8 @@
 /*
  * The public API, named one by one (as @nestjs/terminus does): anything not exported here
- * is internal and may change without notice. Health and Redis live in their own entry
- * points (`nestjs-token-refresh/health`, `nestjs-token-refresh/redis`) so their optional
- * peer dependencies are needed only by apps that use them.
+ * is internal and may change without notice. Health, Redis and OpenTelemetry live in their own
+ * entry points (`nestjs-token-refresh/health`, `/redis`, `/otel`) so their optional peer
+ * dependencies are needed only by apps that use them.
  */
 export { TokenRefreshModule } from './token-refresh.module';
 export type {
@@ -94,3 +94,13 @@ export type { ClientAuthMethod, HttpOAuthClientOptions } from './oauth/http-oaut
 export { DEFAULT_MAX_CONCURRENT_REFRESHES } from './core/options-validation';
 export type { RefreshMode, RefreshPolicyOptions, RetryOptions } from './core/options-validation';
 export type { TokenRefreshModuleOptions } from './token-refresh.options';
+export type {
+  AttemptOutcome,
+  LockOutcome,
+  RefreshAttemptInfo,
+  RefreshAttemptProbe,
+  RefreshGrant,
+  RefreshTelemetry,
+  RefreshTrigger,
+  TelemetrySource,
+} from './core/telemetry';

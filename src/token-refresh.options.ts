@@ -4,7 +4,8 @@ import { type RefreshLock } from './common/interfaces/refresh-lock.interface';
 import { type KeyedTokenStore } from './common/interfaces/keyed-token-store.interface';
 import { type TokenStore } from './common/interfaces/token-store.interface';
 import { TokenRefreshConfigError } from './common/token-refresh.errors';
-import { type RefreshPolicyOptions, resolveSettings, type ResolvedSettings } from './core/options-validation';
+import { assertShape, type RefreshPolicyOptions, resolveSettings, type ResolvedSettings } from './core/options-validation';
+import { type RefreshTelemetry } from './core/telemetry';
 import { type HttpOAuthClientOptions } from './oauth/http-oauth-client.options';
 
 /** What forRoot takes (plus `name` and `isGlobal`), and what a forRootAsync factory returns. */
@@ -17,6 +18,12 @@ export interface TokenRefreshModuleOptions extends RefreshPolicyOptions {
   tokenStore?: TokenStore | Type<TokenStore> | KeyedTokenStore | Type<KeyedTokenStore>;
   /** Cross-process refresh lock (a value or a class). Default: in-process. */
   lock?: RefreshLock | Type<RefreshLock>;
+  /**
+   * Where refresh attempts, lock waits and gauges are reported. Default: OpenTelemetry metrics and
+   * traces through the global providers when @opentelemetry/api is installed (a no-op until the app
+   * registers an SDK), nothing otherwise. `false` turns it off; a RefreshTelemetry replaces it.
+   */
+  telemetry?: RefreshTelemetry | false;
 }
 
 /**
@@ -33,6 +40,9 @@ export function validateModuleOptions(options: TokenRefreshModuleOptions, name: 
   }
   if (options.oauthClient === undefined && options.oauth === undefined) {
     throw new TokenRefreshConfigError('oauthClient', 'an OAuth client is required: give oauthClient, or oauth settings');
+  }
+  if (options.telemetry !== undefined && options.telemetry !== false) {
+    assertShape(options.telemetry, 'telemetry', ['attempt', 'reauthRequired', 'watch']);
   }
   return resolveSettings(options, name);
 }

@@ -15,6 +15,7 @@ import { type TokenStore } from './common/interfaces/token-store.interface';
 import { KeyedTokenRefreshService } from './keyed-token-refresh.service';
 import { HttpOAuthClient } from './oauth/http-oauth-client';
 import { SchedulerRegistryTimers } from './scheduler-registry.timers';
+import { resolveTelemetry } from './token-refresh.telemetry';
 import {
   DEFAULT_REGISTRATION_NAME,
   getOAuthClientToken,
@@ -104,6 +105,7 @@ export function createRegistrationProviders(name: string, keyed = false): { prov
           logger: new Logger(`TokenRefresh:${name}`),
           onRefreshFail: options.onRefreshFail,
           reauthenticate: options.reauthenticate,
+          telemetry: resolveTelemetry(options.telemetry),
         };
         return keyed ? new KeyedTokenRefreshService(deps) : new TokenRefreshService(deps);
       },

@@ -8,6 +8,7 @@ import { EXAMPLE_CONFIG, type ExampleAppConfig } from './example-config';
 import { TokenRefreshHealthModule } from '../../src/health';
 import { DemoController } from './demo.controller';
 import { HealthController } from './health.controller';
+import { type ExampleMetrics, MetricsController, PROMETHEUS_EXPORTER } from './metrics';
 import { RefreshEventsListener } from './refresh-events.listener';
 import { TokenStatusController } from './token-status.controller';
 import { UsersController } from './users.controller';
@@ -31,7 +32,7 @@ export class AppModule {}
 
 /** The example's root module; e2e tests build the same one against servers they start. */
 export function createAppModule(config: ExampleAppConfig): DynamicModule {
-  const { initialTokens } = config;
+  const { initialTokens, metrics } = config;
   return {
     module: AppModule,
     imports: [
@@ -57,7 +58,12 @@ export function createAppModule(config: ExampleAppConfig): DynamicModule {
       TokenRefreshModule.forRoot({ name: 'users', keyed: true, oauth: config.oauth, refreshThreshold: 60_000 }),
       HttpModule,
     ],
-    controllers: [TokenStatusController, HealthController, DemoController, UsersController],
-    providers: [RefreshEventsListener, ShutdownHooks, { provide: EXAMPLE_CONFIG, useValue: config }],
+    controllers: [TokenStatusController, HealthController, DemoController, UsersController, ...(metrics ? [MetricsController] : [])],
+    providers: [
+      RefreshEventsListener,
+      ShutdownHooks,
+      { provide: EXAMPLE_CONFIG, useValue: config },
+      ...(metrics ? [{ provide: PROMETHEUS_EXPORTER, useValue: metrics.exporter }] : []),
+    ],
   };
 }

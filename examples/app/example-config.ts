@@ -1,4 +1,5 @@
 import { type HttpOAuthClientOptions } from '../../src';
+import { type ExampleMetrics } from './metrics';
 
 export interface ExampleAppConfig {
   /** The authorization server's token endpoint and this app's client credentials. */
@@ -11,6 +12,8 @@ export interface ExampleAppConfig {
   connectUser: () => Promise<{ accessToken: string; refreshToken: string; tokenType?: string; expiresIn: number }>;
   /** Runs after the token refresh has stopped, e.g. to close servers the app depends on. */
   onShutdown?: () => Promise<void>;
+  /** The metrics SDK (see metrics.ts): GET /metrics serves what it collects. Without it, no /metrics. */
+  metrics?: ExampleMetrics;
 }
 
 export const EXAMPLE_CONFIG = Symbol('example-app-config');

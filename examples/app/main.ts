@@ -5,11 +5,13 @@ import { type AddressInfo } from 'node:net';
 import { startAuthorizationServer } from '../auth-server/authorization-server';
 import { createAppModule } from './app.module';
 import { HOST, readExampleEnv } from './config';
+import { startMetrics } from './metrics';
 import { startProtectedApi } from './protected-api';
 
 /**
  * `npm start`: an authorization server with short-lived tokens, a protected API that accepts
- * only its tokens, and a Nest app that keeps a token valid and calls the API with it.
+ * only its tokens, and a Nest app that keeps a token valid, calls the API with it, and serves
+ * its metrics to Prometheus on /metrics.
  * Ctrl-C shuts the three down in order.
  */
 async function main(): Promise<void> {
@@ -21,6 +23,9 @@ async function main(): Promise<void> {
   };
 
   try {
+    // First, as an app's telemetry setup file runs first: instrumentation that takes its meters at load would keep no-ops.
+    const metrics = startMetrics();
+    closers.push(() => metrics.shutdown());
     const auth = await startAuthorizationServer({ port: env.authPort, accessTokenTtl: env.tokenTtl });
     closers.push(() => auth.close());
     const api = await startProtectedApi({ port: env.apiPort, verify: (token) => auth.verifyAccessToken(token) });
@@ -36,6 +41,7 @@ async function main(): Promise<void> {
         initialTokens: issued,
         apiBaseUrl: api.url,
         connectUser: () => auth.issueTokens('basic'),
+        metrics,
         onShutdown: async () => {
           await closeServers();
           logger.log('authorization server and protected API closed; bye');
@@ -52,7 +58,7 @@ async function main(): Promise<void> {
     logger.log(`authorization server  ${auth.issuer}  (access tokens live ${env.tokenTtl} s)`);
     logger.log(`protected API         ${api.url}/data`);
     logger.log(`app                   ${url}`);
-    logger.log(`try: curl ${url}/token/status  |  curl ${url}/health  |  curl ${url}/demo   (Ctrl-C to stop)`);
+    logger.log(`try: curl ${url}/token/status  |  curl ${url}/health  |  curl ${url}/demo  |  curl ${url}/metrics   (Ctrl-C to stop)`);
     logger.log(`many users: curl -X POST ${url}/users/ada/connect  |  curl ${url}/users/ada/data  |  curl ${url}/users`);
   } catch (error) {
     await closeServers();

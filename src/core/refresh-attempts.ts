@@ -105,6 +105,7 @@ export class RefreshAttempts {
       trigger,
       attempt: c.failures + 1,
       keyed: this.core.deps.keyed,
+      distributedLock: this.core.deps.lock.distributed === true,
     });
     // expires_in counts from here, on the clocks as they are now.
     const startedAt = Date.now();

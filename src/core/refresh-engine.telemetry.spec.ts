@@ -67,6 +67,7 @@ describe('what the engine tells telemetry', () => {
       ['retry', 'refresh_token', 2, ['acquired'], 1, { result: 'success', source: 'refresh' }],
       ['unauthorized', 'refresh_token', 1, ['acquired'], 1, { result: 'success', source: 'refresh' }],
     ]);
+    expect(telemetry.attempts.every(({ info }) => info.distributedLock === false)).toBe(true);
     await manager.stop();
     expect(telemetry.unwatched).toBe(1);
   });
@@ -78,7 +79,7 @@ describe('what the engine tells telemetry', () => {
     await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
     await manager.getAccessToken();
     await vi.advanceTimersByTimeAsync(55 * 60_000);
-    expect(telemetry.attempts[0]).toMatchObject({ info: { trigger: 'proactive' }, lock: ['unavailable'], requests: 0, outcome: { code: 'lock_unavailable' } });
+    expect(telemetry.attempts[0]).toMatchObject({ info: { trigger: 'proactive', distributedLock: true }, lock: ['unavailable'], requests: 0, outcome: { code: 'lock_unavailable' } });
     const source = telemetry.sources[0];
     expect(source).toMatchObject({ registration: 'default', keyed: false });
     expect(source.reads().fresh).toBe(1);

@@ -18,6 +18,8 @@ export interface RefreshAttemptInfo {
   /** 1 for the first attempt of an episode, counting up while it fails transiently. */
   attempt: number;
   keyed: boolean;
+  /** The lock is shared with other processes (cluster mode): only then is its wait worth reporting. */
+  distributedLock: boolean;
 }
 
 export type AttemptOutcome = { result: 'success'; source: RefreshSource } | { result: 'failure'; code: TokenRefreshErrorCode; oauthError?: string };

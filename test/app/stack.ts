@@ -8,6 +8,7 @@ import {
   type IssuedTokens,
 } from '../../examples/auth-server/authorization-server';
 import { createAppModule } from '../../examples/app/app.module';
+import { type ExampleMetrics, startMetrics } from '../../examples/app/metrics';
 import { type ProtectedApi, startProtectedApi } from '../../examples/app/protected-api';
 import { TokenRefreshService } from '../../src';
 
@@ -18,6 +19,8 @@ export interface StackOptions {
   verify?: (token: string, auth: AuthorizationServer) => Promise<boolean>;
   /** Point the app at this API instead of starting the example's protected API. */
   apiBaseUrl?: string;
+  /** Register the metrics SDK first and serve GET /metrics, as `npm start` does. */
+  metrics?: boolean;
 }
 
 /** The example app wired as `npm start` wires it, every server on a free 127.0.0.1 port. */
@@ -28,6 +31,8 @@ export interface Stack {
   /** Undefined when StackOptions.apiBaseUrl was given. */
   api: ProtectedApi | undefined;
   issued: IssuedTokens;
+  /** When StackOptions.metrics was given. */
+  metrics: ExampleMetrics | undefined;
   service: TokenRefreshService;
   events: EventEmitter2;
   close(): Promise<void>;
@@ -39,6 +44,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     while (closers.length) await closers.pop()!();
   };
   try {
+    const metrics = options.metrics ? startMetrics() : undefined;
+    if (metrics) closers.push(() => metrics.shutdown());
     const auth = await startAuthorizationServer({ accessTokenTtl: options.accessTokenTtl });
     closers.push(() => auth.close());
     let api: ProtectedApi | undefined;
@@ -56,6 +63,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           initialTokens: issued,
           apiBaseUrl: options.apiBaseUrl ?? api!.url,
           connectUser: () => auth.issueTokens('basic'),
+          metrics,
         }),
       ],
     }).compile();
@@ -69,6 +77,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       auth,
       api,
       issued,
+      metrics,
       service: app.get(TokenRefreshService),
       events: app.get(EventEmitter2),
       close,

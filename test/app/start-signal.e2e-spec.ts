@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 /**
  * `npm start` as Docker, `timeout` or a process manager runs it: a signal sent to the npm
  * process itself (not to a terminal's process group) must reach the app, which shuts down
- * in order and exits 0, leaving no process behind.
+ * in order and exits 0, leaving no process behind. Meanwhile it serves /metrics.
  */
 const ROOT = resolve(__dirname, '../..');
 
@@ -44,6 +44,11 @@ describe('npm start', () => {
       // Nest prefixes every log line with the app's pid.
       appPid = Number(/\[Nest\] (\d+)/.exec(output)![1]);
       expect(appPid).not.toBe(npm.pid);
+      // The metrics SDK is in place before the app: its registration shows on /metrics.
+      const url = /app +(http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1];
+      const metrics = await fetch(`${url}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toContain('token_refresh_credential_count{token_refresh_registration="default",token_refresh_state="idle"');
 
       npm.kill(signal);
       expect(await exited).toEqual({ code: 0, signal: null });

@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -233,15 +233,17 @@ console.log(JSON.stringify({ loaded, deep }));
     }
     expect(loaded[manifest.name].keys).toEqual(expect.arrayContaining(['TokenRefreshModule', 'TokenRefreshService', 'TokenRefreshEvents']));
     expect(loaded[`${manifest.name}/health`].keys).toEqual(expect.arrayContaining(['TokenRefreshHealthIndicator', 'TokenRefreshHealthModule']));
+    expect(loaded[`${manifest.name}/otel`].keys).toEqual(expect.arrayContaining(['OpenTelemetryRefreshTelemetry', 'TokenRefreshMetrics']));
     expect(deep).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
   });
 
-  it('requires at run time only Node built-ins, dependencies and peers; terminus only from /health', async () => {
+  it('requires at run time only Node built-ins, dependencies and peers; terminus only from /health; @opentelemetry/api only through its guarded loader', async () => {
     const declared = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
     const builtins = new Set(builtinModules);
     const seen = new Set<string>();
     const undeclared = new Set<string>();
     const terminusOutsideHealth: string[] = [];
+    const otelApiRequiredBy: string[] = [];
     const installed = join(app, 'node_modules', manifest.name);
     for (const path of packed.filter((p) => p.endsWith('.js'))) {
       const source = await readFile(join(installed, path), 'utf8');
@@ -249,6 +251,7 @@ console.log(JSON.stringify({ loaded, deep }));
         const bare = specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
         seen.add(bare);
         if (bare === '@nestjs/terminus' && !path.startsWith('dist/health/')) terminusOutsideHealth.push(path);
+        if (bare === '@opentelemetry/api') otelApiRequiredBy.push(path);
         if (!bare.startsWith('node:') && !builtins.has(bare) && !declared.has(bare)) undeclared.add(`${bare} (${path})`);
       }
     }
@@ -257,6 +260,8 @@ console.log(JSON.stringify({ loaded, deep }));
     // Terminus is an optional peer: only the /health entry point may load it.
     expect(seen).toContain('@nestjs/terminus');
     expect(terminusOutsideHealth).toEqual([]);
+    // An optional peer the root entry point uses when installed: one require, inside a try.
+    expect(otelApiRequiredBy).toEqual(['dist/otel/otel-api.js']);
   });
 
   it('runs: a refresh, the health indicator through up, degraded and down, and the authenticated HttpService', async () => {
@@ -336,6 +341,41 @@ console.log(JSON.stringify({ loaded, deep }));
       expect(exit).toEqual(expect.objectContaining({ signal: 'SIGTERM' }));
       // Whatever the app logged (refresh failures included), no token and no secret.
       expect(output).not.toMatch(/access-token|refresh-token|fixture-secret/);
+    }
+  }, TIMEOUT);
+
+  it('without @opentelemetry/api (an optional peer) the root entry point runs a registration, and /otel says what is missing', async () => {
+    const api = join(app, 'node_modules', '@opentelemetry', 'api');
+    await rename(api, `${api}.hidden`);
+    try {
+      await writeFile(
+        join(app, 'no-otel.js'),
+        `require('reflect-metadata');
+const { Module } = require('@nestjs/common');
+const { NestFactory } = require('@nestjs/core');
+const { ScheduleModule } = require('@nestjs/schedule');
+const { TokenRefreshModule, TokenRefreshService } = require('${manifest.name}');
+const { OpenTelemetryRefreshTelemetry } = require('${manifest.name}/otel');
+async function main() {
+  let otel;
+  try { new OpenTelemetryRefreshTelemetry(); otel = 'built'; } catch (error) { otel = error.name + ' ' + error.option; }
+  const oauthClient = { refresh: async () => ({ accessToken: 'second', refreshToken: 'r2', expiresIn: 3600 }) };
+  class AppModule {}
+  Module({ imports: [ScheduleModule.forRoot(), TokenRefreshModule.forRoot({ oauthClient })] })(AppModule);
+  const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
+  const service = app.get(TokenRefreshService);
+  await service.start({ accessToken: 'first', refreshToken: 'r1', expiresIn: 3600 });
+  await service.forceRefresh();
+  const token = await service.getAccessToken();
+  await app.close();
+  console.log(JSON.stringify({ otel, token }));
+}
+main().catch((error) => { console.error(error); process.exit(1); });
+`,
+      );
+      expect(await node(['no-otel.js'], app)).toEqual({ otel: 'TokenRefreshConfigError telemetry', token: 'second' });
+    } finally {
+      await rename(`${api}.hidden`, api);
     }
   }, TIMEOUT);
 });

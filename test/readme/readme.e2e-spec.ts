@@ -3,7 +3,9 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inReadmeTerms, readmeSnippets, type Snippet, writeSnippets } from '../support/readme-snippets';
+import { readFileSync } from 'node:fs';
+import { TokenRefreshAttributes, TokenRefreshMetrics, TokenRefreshSpans } from '../../src/otel';
+import { inReadmeTerms, README, readmeSnippets, type Snippet, writeSnippets } from '../support/readme-snippets';
 
 /**
  * The README's ```ts blocks compile against the source, with this repo's strict settings
@@ -54,5 +56,15 @@ describe('README snippets', () => {
   it('no example hands the service a made-up lifetime (expiresIn comes from the server, or the JWT)', () => {
     const literal = readmeSnippets().filter((snippet) => /expiresIn:\s*\d/.test(snippet.source));
     expect(literal.map((snippet) => `README.md:${snippet.line}`)).toEqual([]);
+  });
+
+  it('the Observability section names every metric, span and attribute the code reports', () => {
+    const readme = readFileSync(README, 'utf8');
+    const section = readme.slice(readme.indexOf('## Observability'), readme.indexOf('\n## ', readme.indexOf('## Observability') + 1));
+    const names = [...Object.values(TokenRefreshMetrics), ...Object.values(TokenRefreshSpans)];
+    expect(names.filter((name) => !section.includes(`\`${name}\``))).toEqual([]);
+    // The attributes table lists them without their common prefix, one row each.
+    const attributes = Object.values(TokenRefreshAttributes).map((name) => name.replace(/^token_refresh\./, ''));
+    expect(attributes.filter((name) => !section.includes(`| \`${name}\` |`))).toEqual([]);
   });
 });
