@@ -7,7 +7,7 @@ import {
   ReauthRequiredError,
   RefreshAbortedError,
   RefreshLockError,
-  type TokenRefreshError,
+  TokenRefreshError,
   TokenRefreshStateError,
 } from '../common/token-refresh.errors';
 import { type RefreshSource, summarizeError, TokenRefreshRevokeFailedEvent } from '../common/token-refresh.events';
@@ -208,7 +208,9 @@ export class RefreshAttempts {
       return handle;
     } catch (error) {
       waited('error');
-      throw error;
+      // The lock's backend failed (Redis, PostgreSQL down): a lock failure, retried like one.
+      if (signal.aborted || error instanceof TokenRefreshError) throw error;
+      throw new RefreshLockError('refresh lock backend failed', { cause: error });
     }
   }
 

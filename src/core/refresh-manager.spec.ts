@@ -252,6 +252,18 @@ describe('TokenRefreshManager', () => {
       expect(client.calls).toBe(0);
       await manager.stop();
     });
+
+    it('reports a lock backend that throws as lock_unavailable, transient, with the cause kept', async () => {
+      const down = new Error('connect ECONNREFUSED 127.0.0.1:6379');
+      const client = new FakeOAuthClient();
+      const { manager } = createTestManager({ client, lock: { distributed: true, acquire: () => Promise.reject(down) } });
+      await manager.start({ accessToken: 'a', refreshToken: 'r', expiresIn: 3600 });
+      const error = await manager.forceRefresh().catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'lock_unavailable', permanent: false, cause: down });
+      expect(client.calls).toBe(0);
+      expect(manager.getRefreshStatus().state).toBe('backoff');
+      await manager.stop();
+    });
   });
 
   describe('refresh results', () => {

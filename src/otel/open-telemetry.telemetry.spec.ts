@@ -197,8 +197,8 @@ describe('OpenTelemetryRefreshTelemetry with the SDK registered', () => {
   it.each([
     ['acquired', 'success'],
     ['unavailable', 'lock_unavailable'],
-    // The lock's own error, whatever the engine makes of it.
-    ['error', 'unknown_error'],
+    // The lock's backend failing is a lock failure too.
+    ['error', 'lock_unavailable'],
   ] as const)('a wait for a distributed lock that ends %s: a duration by outcome and a child span', async (lockOutcome, outcome) => {
     const { manager } = createTestManager({ client: rotating(), lock: slowLock(30, lockOutcome), telemetry: new OpenTelemetryRefreshTelemetry() });
     await manager.start({ accessToken: ACCESS, refreshToken: REFRESH, expiresIn: 3600 });
