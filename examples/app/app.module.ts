@@ -8,7 +8,7 @@ import { EXAMPLE_CONFIG, type ExampleAppConfig } from './example-config';
 import { TokenRefreshHealthModule } from '../../src/health';
 import { DemoController } from './demo.controller';
 import { HealthController } from './health.controller';
-import { type ExampleMetrics, MetricsController, PROMETHEUS_EXPORTER } from './metrics';
+import { MetricsController, PROMETHEUS_EXPORTER } from './metrics';
 import { RefreshEventsListener } from './refresh-events.listener';
 import { TokenStatusController } from './token-status.controller';
 import { UsersController } from './users.controller';
