@@ -7,8 +7,7 @@ import { type TokenPair } from '../common/interfaces/token-pair.interface';
 import { type StoredTokens, type TokenStore } from '../common/interfaces/token-store.interface';
 import { TokenStoreConflictError, TokenStoreError } from '../common/token-refresh.errors';
 import { Messages } from '../common/token-refresh.messages';
-import { withTimeout } from '../core/deadline';
-import { ConnectionMonitor, FAIL_FAST_COMMANDS, quit, redisErrorCode } from './redis-connection';
+import { RedisChannelWatch } from './redis-channel-watch';
 import { RedisConnectionHandle } from './redis-connection-handle';
 import { SAVE_IF_NOT_OLDER } from './redis-scripts';
 import {
@@ -49,9 +48,7 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
   readonly #logger = new Logger(RedisTokenStore.name);
   /** Tells this instance's own notices apart from other replicas'. */
   readonly #origin = randomUUID();
-  readonly #listeners = new Set<Listener>();
-  #subscriber: Redis | undefined;
-  #subscriberMonitor: ConnectionMonitor | undefined;
+  readonly #watch: RedisChannelWatch<Listener>;
   /** The newest pair seen here (saved, attempted or loaded): what a reconnect writes back. */
   #newest: StoredTokens | undefined;
   #writeBackPending = false;
@@ -74,6 +71,14 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
       onRecovered: () => this.#requestResync(true),
     });
     this.keyPrefix = this.#connection.options.keyPrefix;
+    this.#watch = new RedisChannelWatch<Listener>({
+      connection: this.#connection,
+      channel: this.#connection.keys.channel,
+      logger: this.#logger,
+      onMessage: (message) => this.#onNotice(message),
+      // Notices sent while we were not subscribed are lost: read the key instead.
+      onSubscribed: () => this.#requestResync(false),
+    });
   }
 
   /**
@@ -105,20 +110,14 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
 
   watch(listener: Listener): () => Promise<void> {
     if (this.#closed) return async () => undefined;
-    this.#listeners.add(listener);
-    this.#subscriber ??= this.#openSubscriber();
-    return async () => {
-      this.#listeners.delete(listener);
-      if (this.#listeners.size === 0) await this.#closeSubscriber();
-    };
+    return this.#watch.add(listener);
   }
 
   /** Closes what this store opened: the subscriber connection, and its own connection if it made one. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#listeners.clear();
-    await this.#closeSubscriber();
+    await this.#watch.close();
     await this.#connection.close();
   }
 
@@ -129,15 +128,10 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
 
   // ---------------------------------------------------------------- commands
 
-  /** Runs one command (see RedisConnectionHandle.run); any failure becomes a TokenStoreError, its code logged at debug level. */
+  /** Runs one command (see RedisConnectionHandle.runStoreCommand); a closed store runs none. */
   async #command<T>(operation: 'load' | 'save', command: (redis: Redis) => Promise<T>): Promise<T> {
     if (this.#closed) throw new TokenStoreError(operation);
-    try {
-      return await this.#connection.run(command);
-    } catch (error) {
-      this.#logger.debug(Messages.redisCommandFailed(this.#connection.label, operation, redisErrorCode(error)));
-      throw new TokenStoreError(operation);
-    }
+    return this.#connection.runStoreCommand(operation, this.#logger, command);
   }
 
   async #saveIfNotOlder(redis: Redis, json: string, order: Required<TokenOrder>): Promise<number> {
@@ -163,48 +157,6 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
   }
 
   // ---------------------------------------------------------------- watch
-
-  #openSubscriber(): Redis {
-    // Its own connection: a subscribed RESP2 connection can run nothing else. Subscribed on
-    // every 'ready' by us, not by ioredis, so that a reload follows each (re)subscription.
-    const subscriber = this.#connection.redis.duplicate({ ...FAIL_FAST_COMMANDS, lazyConnect: false, autoResubscribe: false });
-    this.#subscriberMonitor = new ConnectionMonitor(subscriber, {
-      logger: this.#logger,
-      label: Messages.redisSubscriberLabel(this.#connection.label),
-    });
-    subscriber.on('ready', () => void this.#subscribe(subscriber));
-    subscriber.on('message', (channel: string, message: string) => {
-      if (channel === this.#connection.keys.channel) this.#onNotice(message);
-    });
-    return subscriber;
-  }
-
-  async #subscribe(subscriber: Redis): Promise<void> {
-    try {
-      await withTimeout(subscriber.subscribe(this.#connection.keys.channel), this.#connection.options.commandTimeout);
-    } catch (error) {
-      if (this.#subscriber !== subscriber) return;
-      this.#logger.warn(Messages.redisSubscribeFailed(this.#connection.label, redisErrorCode(error)));
-      subscriber.disconnect(true);
-      return;
-    }
-    // Notices sent while we were not subscribed are lost: read the key instead.
-    this.#requestResync(false);
-  }
-
-  async #closeSubscriber(): Promise<void> {
-    const subscriber = this.#subscriber;
-    this.#subscriber = undefined;
-    this.#subscriberMonitor?.dispose();
-    this.#subscriberMonitor = undefined;
-    if (subscriber) {
-      subscriber.removeAllListeners('message');
-      subscriber.removeAllListeners('ready');
-      // Errors during the close must still have a listener, or ioredis prints them.
-      subscriber.on('error', () => undefined);
-      await quit(subscriber, this.#connection.options.commandTimeout);
-    }
-  }
 
   #onNotice(message: string): void {
     const notice = parseAnnouncement(message);
@@ -244,7 +196,7 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
         this.#writeBackPending = true; // the next reconnect tries again
       }
     }
-    if (this.#listeners.size === 0) return;
+    if (this.#watch.size === 0) return;
     let tokens: StoredTokens | null;
     try {
       tokens = await this.load();
@@ -252,16 +204,10 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
       return; // the next notice or reconnect tries again
     }
     if (!tokens) return;
-    for (const listener of [...this.#listeners]) {
-      try {
-        listener({ ...tokens });
-      } catch {
-        this.#logger.warn(Messages.redisWatchListenerThrew(this.#connection.label));
-      }
-    }
+    this.#watch.each((listener) => listener({ ...tokens }));
   }
 
   protected redactedSummary(): Record<string, unknown> {
-    return { keyPrefix: this.keyPrefix, connected: this.#connection.connected, watching: this.#listeners.size > 0 };
+    return { keyPrefix: this.keyPrefix, connected: this.#connection.connected, watching: this.#watch.size > 0 };
   }
 }
