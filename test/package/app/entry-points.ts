@@ -4,12 +4,12 @@
  */
 import { TokenRefreshModule, TokenRefreshService } from 'nestjs-token-refresh';
 import { TokenRefreshHealthIndicator, TokenRefreshHealthModule, type TokenHealthDetails } from 'nestjs-token-refresh/health';
-import { RedisRefreshLock, RedisTokenStore, type RedisTokenStoreOptions } from 'nestjs-token-refresh/redis';
+import { RedisKeyedTokenStore, RedisRefreshLock, RedisTokenStore, type RedisTokenStoreOptions } from 'nestjs-token-refresh/redis';
 
 export const details: Pick<TokenHealthDetails, 'name'> = { name: 'default' };
 export const redisOptions: RedisTokenStoreOptions = { keyPrefix: 'app:tokens' };
 export const entryPoints = {
   '.': [TokenRefreshModule, TokenRefreshService],
   './health': [TokenRefreshHealthIndicator, TokenRefreshHealthModule],
-  './redis': [RedisTokenStore, RedisRefreshLock],
+  './redis': [RedisTokenStore, RedisRefreshLock, RedisKeyedTokenStore],
 };
