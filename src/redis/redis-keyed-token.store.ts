@@ -1,16 +1,13 @@
-import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { type Redis } from 'ioredis';
-import { Redacted } from '../core/redaction';
 import { epochOf } from '../core/tokens';
 import { type KeyedTokenStore } from '../common/interfaces/keyed-token-store.interface';
 import { type TokenPair } from '../common/interfaces/token-pair.interface';
 import { type StoredTokens } from '../common/interfaces/token-store.interface';
-import { TokenStoreConflictError, TokenStoreError, TokenValidationError } from '../common/token-refresh.errors';
-import { RedisChannelWatch } from './redis-channel-watch';
-import { RedisConnectionHandle } from './redis-connection-handle';
+import { TokenStoreConflictError, TokenValidationError } from '../common/token-refresh.errors';
 import { decodeKeyPart, encodeKeyPart } from './redis-keys';
 import { CLAIM_DUE_KEYS, DELETE_KEYED, SAVE_KEYED_IF_NOT_OLDER } from './redis-scripts';
+import { RedisStoreBase } from './redis-store-base';
 import { encodeAnnouncement, parseAnnouncement, parseStoredTokens, serializeTokens } from './redis-token.serialization';
 import {
   type RedisKeyedTokenStoreOptions,
@@ -43,16 +40,14 @@ type KeyedListener = (key: string, tokens: TokenPair) => void;
  * `new RedisKeyedTokenStore(redis, { keyPrefix })` uses the app's connection and leaves it
  * open; `new RedisKeyedTokenStore({ url, keyPrefix })` opens its own and closes it on shutdown.
  */
-export class RedisKeyedTokenStore extends Redacted implements KeyedTokenStore, OnApplicationShutdown {
-  readonly keyPrefix: string;
-  readonly #connection: RedisConnectionHandle<ResolvedKeyedStoreOptions>;
-  readonly #logger = new Logger(RedisKeyedTokenStore.name);
+export class RedisKeyedTokenStore
+  extends RedisStoreBase<RedisKeyedTokenStoreOptions, ResolvedKeyedStoreOptions, KeyedListener>
+  implements KeyedTokenStore
+{
   /** Tells this instance's own notices apart from other replicas'. */
   readonly #origin = randomUUID();
-  readonly #watch: RedisChannelWatch<KeyedListener>;
   /** Keys being loaded after a notice: true when another notice for the key came meanwhile. */
   readonly #reloading = new Map<string, boolean>();
-  #closed = false;
 
   constructor(redis: Redis, options: RedisKeyedTokenStoreOptions);
   constructor(options: RedisKeyedTokenStoreOptions & RedisUrlOptions);
@@ -60,23 +55,16 @@ export class RedisKeyedTokenStore extends Redacted implements KeyedTokenStore, O
     redisOrOptions: Redis | (RedisKeyedTokenStoreOptions & RedisUrlOptions),
     maybeOptions?: RedisKeyedTokenStoreOptions,
   ) {
-    super();
-    this.#connection = RedisConnectionHandle.open(redisOrOptions, maybeOptions, {
-      path: 'tokenStore',
+    // After a lost subscription, notices missed meanwhile are not made up for (no onSubscribed):
+    // which keys the service holds is not known here, and reloading every key would hit a Redis
+    // that has just come back with all of them. The service re-reads a key under its lock
+    // before refreshing it. Nor is anything written back after a reconnect: the store keeps no
+    // copy of every key's tokens.
+    super(redisOrOptions, maybeOptions, {
       className: RedisKeyedTokenStore.name,
       kind: 'keyed token store',
       resolveOptions: resolveKeyedStoreOptions,
-    });
-    this.keyPrefix = this.#connection.options.keyPrefix;
-    this.#watch = new RedisChannelWatch<KeyedListener>({
-      connection: this.#connection,
-      channel: this.#connection.keys.keyedChannel,
-      logger: this.#logger,
-      onMessage: (message) => this.#onNotice(message),
-      // Notices missed meanwhile are not made up for: which keys the service holds is not known
-      // here, and reloading every key would hit a Redis that just came back with all of them.
-      // The service re-reads a key under its lock before refreshing it.
-      onSubscribed: () => undefined,
+      channel: (keys) => keys.keyedChannel,
     });
   }
 
@@ -86,8 +74,8 @@ export class RedisKeyedTokenStore extends Redacted implements KeyedTokenStore, O
    * and the next save replaces it.
    */
   async load(key: string): Promise<StoredTokens | null> {
-    const record = this.#connection.keys.record(checkKey(key));
-    const raw = await this.#command('load', (redis) => redis.get(record));
+    const record = this.connection.keys.record(checkKey(key));
+    const raw = await this.command('load', (redis) => redis.get(record));
     return raw === null ? null : parseStoredTokens(raw);
   }
 
@@ -96,13 +84,13 @@ export class RedisKeyedTokenStore extends Redacted implements KeyedTokenStore, O
    * unless the stored pair is newer (see compareTokenOrder): then throws TokenStoreConflictError.
    */
   async save(key: string, tokens: StoredTokens): Promise<void> {
-    const keys = this.#connection.keys;
+    const keys = this.connection.keys;
     const record = keys.record(checkKey(key));
     const { json, version, issuedAt, expiresAt } = serializeTokens(tokens);
     const dueAt = tokens.refreshAt === undefined ? expiresAt : epochOf(tokens.refreshAt);
     if (dueAt === undefined) throw new TokenValidationError('refreshAt', 'tokens to store need refreshAt, when given, as a valid Date');
     const notice = encodeAnnouncement({ version, issuedAt, expiresAt, origin: this.#origin, key });
-    const written = await this.#command(
+    const written = await this.command(
       'save',
       async (redis) =>
         (await redis.eval(
@@ -125,9 +113,9 @@ export class RedisKeyedTokenStore extends Redacted implements KeyedTokenStore, O
 
   /** Forgets the key: its record and its place in the due index, together. Deleting an absent key is no error. */
   async delete(key: string): Promise<void> {
-    const keys = this.#connection.keys;
+    const keys = this.connection.keys;
     const record = keys.record(checkKey(key));
-    await this.#command('delete', (redis) => redis.eval(DELETE_KEYED, 2, record, keys.due, encodeKeyPart(key)));
+    await this.command('delete', (redis) => redis.eval(DELETE_KEYED, 2, record, keys.due, encodeKeyPart(key)));
   }
 
   /**
@@ -140,41 +128,16 @@ export class RedisKeyedTokenStore extends Redacted implements KeyedTokenStore, O
     if (until === undefined) throw new TokenValidationError('before', 'dueKeys needs `before` as a valid Date');
     const count = Number.isFinite(limit) ? Math.floor(limit) : 0;
     if (count <= 0) return [];
-    const { keys, options } = this.#connection;
+    const { keys, options } = this.connection;
     const claim = String(options.dueClaim);
-    const parts = await this.#command(
+    const parts = await this.command(
       'load',
       async (redis) => (await redis.eval(CLAIM_DUE_KEYS, 1, keys.due, String(until), String(count), String(Date.now()), claim)) as string[],
     );
     return parts.map(decodeKeyPart);
   }
 
-  /** Listens for keys saved by other replicas (each store ignores its own saves). Returns the unwatch. */
-  watch(listener: KeyedListener): () => Promise<void> {
-    if (this.#closed) return async () => undefined;
-    return this.#watch.add(listener);
-  }
-
-  /** Closes what this store opened: the subscriber connection, and its own connection if it made one. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#watch.close();
-    await this.#connection.close();
-  }
-
-  /** Nest calls this after every beforeApplicationShutdown, so the service has saved its last tokens. */
-  async onApplicationShutdown(): Promise<void> {
-    await this.close();
-  }
-
-  /** Runs one command (see RedisConnectionHandle.runStoreCommand); a closed store runs none. */
-  async #command<T>(operation: TokenStoreError['operation'], command: (redis: Redis) => Promise<T>): Promise<T> {
-    if (this.#closed) throw new TokenStoreError(operation);
-    return this.#connection.runStoreCommand(operation, this.#logger, command);
-  }
-
-  #onNotice(message: string): void {
+  protected onNotice(message: string): void {
     const notice = parseAnnouncement(message);
     if (!notice || notice.key === undefined || notice.origin === this.#origin) return;
     this.#reload(notice.key);
@@ -192,14 +155,11 @@ export class RedisKeyedTokenStore extends Redacted implements KeyedTokenStore, O
         this.#reloading.set(key, false);
         // Unreadable, or Redis down: the service re-reads the key under its lock before refreshing.
         const tokens = await this.load(key).catch(() => null);
-        if (tokens && !this.#closed) this.#watch.each((listener) => listener(key, { ...tokens }));
-      } while (this.#reloading.get(key) === true && !this.#closed);
+        if (tokens && !this.closed) this.listeners.each((listener) => listener(key, { ...tokens }));
+      } while (this.#reloading.get(key) === true && !this.closed);
     })().finally(() => this.#reloading.delete(key));
   }
 
-  protected redactedSummary(): Record<string, unknown> {
-    return { keyPrefix: this.keyPrefix, connected: this.#connection.connected, watching: this.#watch.size > 0 };
-  }
 }
 
 /** The engine checks keys; this guards direct use of the store. */
