@@ -18,14 +18,14 @@ import { redisKeys } from '../../src/redis/redis-keys';
 import { serializeTokens } from '../../src/redis/redis-token.serialization';
 import { expectTypedError } from '../support/expect-error';
 import { useRedis } from '../support/redis-hooks';
-import { testConnection } from '../support/redis-test-server';
+import { REDIS_URL, testConnection } from '../support/redis-test-server';
 import { waitFor } from '../support/wait-for';
 
 const { raw, prefix, cleanup } = useRedis('keyed');
 
-/** A fail-fast connection with a unique name, closed after the test. */
-function connection(): Redis {
-  const redis = createRedisConnection(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { connectionName: `ntr-test-${randomUUID()}` });
+/** A fail-fast connection with a unique name (its subscriber, a duplicate, shares it), closed after the test. */
+function connection(name = `ntr-test-${randomUUID()}`): Redis {
+  const redis = createRedisConnection(REDIS_URL, { connectionName: name });
   redis.on('error', () => undefined);
   cleanup(() => redis.disconnect());
   return redis;
@@ -339,6 +339,30 @@ describe('RedisKeyedTokenStore.watch', () => {
     await writer.save('good', tokens('good'));
     await waitFor(() => heard.length === 1, 5_000, 'the real save');
     expect(heard).toEqual(['good']);
+  });
+
+  it('after its subscriber connection is cut, subscribes again and hears the next saves', async () => {
+    const keyPrefix = prefix();
+    const name = `ntr-test-${randomUUID()}`;
+    const [writer, reader] = [store(keyPrefix), store(keyPrefix, {}, connection(name))];
+    const heard: string[] = [];
+    reader.watch((key) => heard.push(key));
+    await waitFor(async () => (await subscribers(keyPrefix)) === 1, 5_000, 'the subscription');
+    const list = (await raw.client('LIST')) as string;
+    const subscriberIds = list
+      .split('\n')
+      .filter((line) => line.includes(` name=${name} `) && / sub=[1-9]/.test(line))
+      .map((line) => /^id=(\d+)/.exec(line)![1]);
+    expect(subscriberIds).toHaveLength(1);
+    await raw.client('KILL', 'ID', subscriberIds[0]);
+    // Subscribed again on its new connection (a new client id), then a save is heard.
+    await waitFor(
+      async () => ((await raw.client('LIST')) as string).split('\n').some((line) => line.includes(` name=${name} `) && / sub=1/.test(line) && !line.startsWith(`id=${subscriberIds[0]} `)),
+      10_000,
+      'the new subscription',
+    );
+    await writer.save('after-cut', tokens('after'));
+    await waitFor(() => heard.includes('after-cut'), 5_000, 'the save after the cut');
   });
 
   it('unsubscribes with the last unwatch, and close ends the subscription', async () => {
