@@ -159,7 +159,6 @@ export class RedisKeyedTokenStore
       } while (this.#reloading.get(key) === true && !this.closed);
     })().finally(() => this.#reloading.delete(key));
   }
-
 }
 
 /** The engine checks keys; this guards direct use of the store. */
