@@ -13,6 +13,7 @@ import { runHotPath } from './hot-path.bench';
 import { runKeyed } from './keyed.bench';
 import { runMemory } from './memory.bench';
 import { runOutage } from './outage.bench';
+import { runRedisKeyed } from './redis-keyed.bench';
 import { renderTable, type Row, summarize } from './report';
 import { machineInfo, type SectionResult } from './support';
 import { runTimeliness } from './timeliness.bench';
@@ -25,6 +26,7 @@ const SECTIONS: ReadonlyArray<{ key: string; title: string; run: () => Promise<S
   { key: 'memory', title: '5 Memory', run: runMemory },
   { key: 'cluster', title: '6 Cluster', run: runCluster },
   { key: 'keyed', title: '7 Many users', run: runKeyed },
+  { key: 'redisKeyed', title: '8 Many users on Redis', run: runRedisKeyed },
 ];
 
 /** bench/results.json, next to this file's source (the compiled file runs from dist-bench/bench/). */

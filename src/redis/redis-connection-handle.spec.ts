@@ -46,7 +46,7 @@ describe('RedisConnectionHandle.open', () => {
     const handle = adopt(client, { keyPrefix: 'app:crm' });
     expect(handle.redis).toBe(client);
     expect(handle.options).toEqual({ keyPrefix: 'app:crm', commandTimeout: 2_000 });
-    expect(handle.keys).toEqual({ tokens: 'app:crm:tokens', lock: 'app:crm:lock', channel: 'app:crm:tokens:saved' });
+    expect(handle.keys).toMatchObject({ tokens: 'app:crm:tokens', lock: 'app:crm:lock', channel: 'app:crm:tokens:saved' });
     expect(handle.label).toBe('token store "app:crm"');
     expect(handle.connected).toBe(true);
   });

@@ -1,6 +1,7 @@
+import { type Logger } from '@nestjs/common';
 import { type Redis } from 'ioredis';
 import { withTimeout } from '../core/deadline';
-import { TokenRefreshConfigError } from '../common/token-refresh.errors';
+import { TokenRefreshConfigError, TokenStoreError } from '../common/token-refresh.errors';
 import { Messages } from '../common/token-refresh.messages';
 import { ConnectionMonitor, createRedisConnection, isRedisClient, quit, RedisCommandError, redisErrorCode } from './redis-connection';
 import { type RedisKeys, redisKeys } from './redis-keys';
@@ -91,6 +92,19 @@ export class RedisConnectionHandle<R extends ResolvedStoreOptions> {
       return await withTimeout(command(this.redis), timeout, onLate);
     } catch (error) {
       throw new RedisCommandError(redisErrorCode(error));
+    }
+  }
+
+  /**
+   * A store's command (see run): any failure becomes a TokenStoreError for `operation`, its code
+   * logged at debug level.
+   */
+  async runStoreCommand<T>(operation: TokenStoreError['operation'], logger: Logger, command: (redis: Redis) => Promise<T>): Promise<T> {
+    try {
+      return await this.run(command);
+    } catch (error) {
+      logger.debug(Messages.redisCommandFailed(this.label, operation, redisErrorCode(error)));
+      throw new TokenStoreError(operation);
     }
   }
 

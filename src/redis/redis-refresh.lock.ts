@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Redis } from 'ioredis';
 import { Redacted } from '../core/redaction';
-import { type RefreshLock, type RefreshLockHandle } from '../common/interfaces/refresh-lock.interface';
+import { type RefreshLock, type RefreshLockHandle, type RefreshLockRequest } from '../common/interfaces/refresh-lock.interface';
 import { RefreshAbortedError, RefreshLockError } from '../common/token-refresh.errors';
 import { Messages } from '../common/token-refresh.messages';
 import { redisErrorCode } from './redis-connection';
@@ -17,7 +17,9 @@ import {
 } from './redis.options';
 
 /**
- * The refresh lock shared by all replicas: `SET key <random owner> NX PX <lease>`.
+ * The refresh lock shared by all replicas: `SET key <random owner> NX PX <lease>`. A single
+ * registration has one (`<prefix>:lock`); a keyed registration one per key
+ * (`<prefix>:lock:<escaped key>`), so refreshes of different keys never wait for each other.
  *
  * - Only the owner releases it (compare-and-delete in Lua), so a holder whose lease ran out
  *   cannot delete the lock a successor took.
@@ -61,16 +63,17 @@ export class RedisRefreshLock extends Redacted implements RefreshLock, OnApplica
     return this.#connection.options.lease;
   }
 
-  async acquire({ waitMs, signal }: { waitMs: number; signal: AbortSignal }): Promise<RefreshLockHandle | null> {
+  async acquire({ waitMs, signal, key }: RefreshLockRequest): Promise<RefreshLockHandle | null> {
     const options = this.#connection.options;
     const deadline = Date.now() + (Number.isFinite(waitMs) ? Math.max(0, waitMs) : 0);
     const owner = randomBytes(16).toString('base64url');
+    const name = this.#connection.keys.lockOf(key);
     for (;;) {
       if (signal.aborted) throw new RefreshAbortedError();
       if (this.#closed) throw new RefreshLockError('refresh lock is closed');
       if (!this.#resyncing()) {
         const sentAt = Date.now();
-        if (await this.#trySet(owner)) return this.#track(new RedisLockHandle(this.#ops, owner, sentAt, options));
+        if (await this.#trySet(name, owner)) return this.#track(new RedisLockHandle(this.#ops, name, owner, sentAt, options));
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) return null;
@@ -98,14 +101,14 @@ export class RedisRefreshLock extends Redacted implements RefreshLock, OnApplica
   }
 
   /** One SET NX. Redis down or too slow: RefreshLockError, at once. */
-  async #trySet(owner: string): Promise<boolean> {
-    const { keys, options } = this.#connection;
+  async #trySet(name: string, owner: string): Promise<boolean> {
+    const { options } = this.#connection;
     try {
       const reply = await this.#connection.run(
-        (redis) => redis.set(keys.lock, owner, 'PX', options.lease, 'NX'),
+        (redis) => redis.set(name, owner, 'PX', options.lease, 'NX'),
         (late) => {
           // Granted after we gave up: nobody will renew or release it, so give it back now.
-          if (late === 'OK') void this.#ops.release(owner).catch(() => undefined);
+          if (late === 'OK') void this.#ops.release(name, owner).catch(() => undefined);
         },
       );
       return reply === 'OK';
@@ -127,20 +130,19 @@ export class RedisRefreshLock extends Redacted implements RefreshLock, OnApplica
 }
 
 interface LockOps {
-  renew(owner: string): Promise<number>;
-  release(owner: string): Promise<number>;
+  renew(name: string, owner: string): Promise<number>;
+  release(name: string, owner: string): Promise<number>;
   logger: Logger;
   label: string;
 }
 
-/** The owner-checked scripts on one lock key. */
+/** The owner-checked scripts on a lock key. */
 function lockOps(connection: RedisConnectionHandle<ResolvedLockOptions>): LockOps {
-  const key = connection.keys.lock;
-  const run = (script: string, args: string[]): Promise<number> =>
-    connection.run(async (redis) => (await redis.eval(script, 1, key, ...args)) as number);
+  const run = (script: string, name: string, args: string[]): Promise<number> =>
+    connection.run(async (redis) => (await redis.eval(script, 1, name, ...args)) as number);
   return {
-    renew: (owner) => run(RENEW_IF_OWNER, [owner, String(connection.options.lease)]),
-    release: (owner) => run(RELEASE_IF_OWNER, [owner]),
+    renew: (name, owner) => run(RENEW_IF_OWNER, name, [owner, String(connection.options.lease)]),
+    release: (name, owner) => run(RELEASE_IF_OWNER, name, [owner]),
     logger: new Logger(RedisRefreshLock.name),
     label: connection.label,
   };
@@ -149,6 +151,7 @@ function lockOps(connection: RedisConnectionHandle<ResolvedLockOptions>): LockOp
 /** One holding of the lock: renews it until released, and says when it is lost. */
 class RedisLockHandle implements RefreshLockHandle {
   readonly #ops: LockOps;
+  readonly #name: string;
   readonly #owner: string;
   readonly #lease: number;
   readonly #lost = new AbortController();
@@ -159,8 +162,9 @@ class RedisLockHandle implements RefreshLockHandle {
   #released: Promise<void> | undefined;
   #onDone: (() => void) | undefined;
 
-  constructor(ops: LockOps, owner: string, acquiredAt: number, options: ResolvedLockOptions) {
+  constructor(ops: LockOps, name: string, owner: string, acquiredAt: number, options: ResolvedLockOptions) {
     this.#ops = ops;
+    this.#name = name;
     this.#owner = owner;
     this.#lease = options.lease;
     this.#confirmedAt = acquiredAt;
@@ -184,7 +188,7 @@ class RedisLockHandle implements RefreshLockHandle {
   async #release(): Promise<void> {
     this.#stop();
     try {
-      await this.#ops.release(this.#owner);
+      await this.#ops.release(this.#name, this.#owner);
     } catch (error) {
       throw new RefreshLockError(`refresh lock release failed (${redisErrorCode(error)}); its lease will expire`);
     }
@@ -195,7 +199,7 @@ class RedisLockHandle implements RefreshLockHandle {
     this.#renewing = true;
     const sentAt = Date.now();
     try {
-      if ((await this.#ops.renew(this.#owner)) === 1) {
+      if ((await this.#ops.renew(this.#name, this.#owner)) === 1) {
         this.#confirmedAt = sentAt;
       } else {
         this.#markLost('the lock is gone or has another owner');

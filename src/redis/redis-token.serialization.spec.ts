@@ -72,6 +72,13 @@ describe('announcements', () => {
     expect(parseAnnouncement(raw)).toEqual(notice);
   });
 
+  it("a keyed store's also carry the key, whatever its characters", () => {
+    const notice = { version: 3, issuedAt: ISSUED, expiresAt: EXPIRES, origin: 'replica-1', key: 'tenant:{7} "a"\n' };
+    const raw = encodeAnnouncement(notice);
+    expect(JSON.parse(raw)).toEqual(notice);
+    expect(parseAnnouncement(raw)).toEqual(notice);
+  });
+
   it.each([
     '',
     'hello',
@@ -81,6 +88,7 @@ describe('announcements', () => {
     '{"expiresAt":1,"issuedAt":1,"origin":"x"}',
     '{"version":1,"expiresAt":1,"issuedAt":"earlier","origin":"x"}',
     '{"version":-1,"expiresAt":1,"issuedAt":1,"origin":"x"}',
+    '{"version":1,"expiresAt":1,"issuedAt":1,"origin":"x","key":42}',
   ])('ignores a foreign message %j', (raw) => {
     expect(parseAnnouncement(raw)).toBeUndefined();
   });

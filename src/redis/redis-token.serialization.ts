@@ -26,6 +26,8 @@ export interface StoredTokensRecord {
 export interface Announcement extends Required<TokenOrder> {
   /** Id of the store instance that saved, so it can skip its own notices. */
   origin: string;
+  /** Whose tokens changed, in a keyed store. */
+  key?: string;
 }
 
 /** The order of a pair as the save script sees it. */
@@ -88,8 +90,8 @@ export function parseStoredTokens(raw: string): StoredTokens {
 }
 
 export function encodeAnnouncement(announcement: Announcement): string {
-  const { version, issuedAt, expiresAt, origin } = announcement;
-  return JSON.stringify({ version, issuedAt, expiresAt, origin });
+  const { version, issuedAt, expiresAt, origin, key } = announcement;
+  return JSON.stringify(key === undefined ? { version, issuedAt, expiresAt, origin } : { version, issuedAt, expiresAt, origin, key });
 }
 
 /** Undefined for anything that is not a notice of ours: a stray publish on the channel is ignored. */
@@ -97,9 +99,10 @@ export function parseAnnouncement(raw: string): Announcement | undefined {
   try {
     const value = JSON.parse(raw) as Partial<Record<keyof Announcement, unknown>> | null;
     if (value === null || typeof value !== 'object') return undefined;
-    const { version, issuedAt, expiresAt, origin } = value;
+    const { version, issuedAt, expiresAt, origin, key } = value;
     if (!isVersion(version) || !isEpochMs(issuedAt) || !isEpochMs(expiresAt) || typeof origin !== 'string') return undefined;
-    return { version, issuedAt, expiresAt, origin };
+    if (key === undefined) return { version, issuedAt, expiresAt, origin };
+    return typeof key === 'string' ? { version, issuedAt, expiresAt, origin, key } : undefined;
   } catch {
     return undefined;
   }

@@ -1,16 +1,12 @@
-import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { type Redis } from 'ioredis';
-import { Redacted } from '../core/redaction';
 import { compareTokenOrder, type TokenOrder } from '../core/tokens';
 import { type TokenPair } from '../common/interfaces/token-pair.interface';
 import { type StoredTokens, type TokenStore } from '../common/interfaces/token-store.interface';
-import { TokenStoreConflictError, TokenStoreError } from '../common/token-refresh.errors';
+import { TokenStoreConflictError } from '../common/token-refresh.errors';
 import { Messages } from '../common/token-refresh.messages';
-import { withTimeout } from '../core/deadline';
-import { ConnectionMonitor, FAIL_FAST_COMMANDS, quit, redisErrorCode } from './redis-connection';
-import { RedisConnectionHandle } from './redis-connection-handle';
 import { SAVE_IF_NOT_OLDER } from './redis-scripts';
+import { RedisStoreBase } from './redis-store-base';
 import {
   encodeAnnouncement,
   orderOfStored,
@@ -43,21 +39,14 @@ type Listener = (tokens: TokenPair) => void;
  * `new RedisTokenStore(redis, { keyPrefix })` uses the app's connection and leaves it open;
  * `new RedisTokenStore({ url, keyPrefix })` opens its own and closes it on shutdown.
  */
-export class RedisTokenStore extends Redacted implements TokenStore, OnApplicationShutdown {
-  readonly keyPrefix: string;
-  readonly #connection: RedisConnectionHandle<ResolvedStoreOptions>;
-  readonly #logger = new Logger(RedisTokenStore.name);
+export class RedisTokenStore extends RedisStoreBase<RedisTokenStoreOptions, ResolvedStoreOptions, Listener> implements TokenStore {
   /** Tells this instance's own notices apart from other replicas'. */
   readonly #origin = randomUUID();
-  readonly #listeners = new Set<Listener>();
-  #subscriber: Redis | undefined;
-  #subscriberMonitor: ConnectionMonitor | undefined;
   /** The newest pair seen here (saved, attempted or loaded): what a reconnect writes back. */
   #newest: StoredTokens | undefined;
   #writeBackPending = false;
   #resyncing: Promise<void> | undefined;
   #resyncAgain = false;
-  #closed = false;
 
   constructor(redis: Redis, options: RedisTokenStoreOptions);
   constructor(options: RedisTokenStoreOptions & RedisUrlOptions);
@@ -65,15 +54,12 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
     redisOrOptions: Redis | (RedisTokenStoreOptions & RedisUrlOptions),
     maybeOptions?: RedisTokenStoreOptions,
   ) {
-    super();
-    this.#connection = RedisConnectionHandle.open(redisOrOptions, maybeOptions, {
-      path: 'tokenStore',
+    super(redisOrOptions, maybeOptions, {
       className: RedisTokenStore.name,
       kind: 'token store',
       resolveOptions: resolveStoreOptions,
-      onRecovered: () => this.#requestResync(true),
+      channel: (keys) => keys.channel,
     });
-    this.keyPrefix = this.#connection.options.keyPrefix;
   }
 
   /**
@@ -81,7 +67,7 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
    * release does not know) throws TokenStoreUnreadableError: the manager treats it as absent.
    */
   async load(): Promise<StoredTokens | null> {
-    const raw = await this.#command('load', (redis) => redis.get(this.#connection.keys.tokens));
+    const raw = await this.command('load', (redis) => redis.get(this.connection.keys.tokens));
     if (raw === null) return null;
     const tokens = parseStoredTokens(raw);
     this.#remember(tokens);
@@ -93,55 +79,20 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
     const { json, ...order } = serializeTokens(tokens);
     // Remembered even if the save fails: a reconnect writes it back.
     this.#remember(tokens);
-    const written = await this.#command('save', (redis) => this.#saveIfNotOlder(redis, json, order));
+    const written = await this.command('save', (redis) => this.#saveIfNotOlder(redis, json, order));
     if (written === 0) throw new TokenStoreConflictError();
   }
 
   /** Deletes the stored tokens (e.g. to force every replica to log in again). */
   async clear(): Promise<void> {
     this.#newest = undefined;
-    await this.#command('save', (redis) => redis.del(this.#connection.keys.tokens));
-  }
-
-  watch(listener: Listener): () => Promise<void> {
-    if (this.#closed) return async () => undefined;
-    this.#listeners.add(listener);
-    this.#subscriber ??= this.#openSubscriber();
-    return async () => {
-      this.#listeners.delete(listener);
-      if (this.#listeners.size === 0) await this.#closeSubscriber();
-    };
-  }
-
-  /** Closes what this store opened: the subscriber connection, and its own connection if it made one. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#listeners.clear();
-    await this.#closeSubscriber();
-    await this.#connection.close();
-  }
-
-  /** Nest calls this after every beforeApplicationShutdown, so the service has saved its last tokens. */
-  async onApplicationShutdown(): Promise<void> {
-    await this.close();
+    await this.command('save', (redis) => redis.del(this.connection.keys.tokens));
   }
 
   // ---------------------------------------------------------------- commands
 
-  /** Runs one command (see RedisConnectionHandle.run); any failure becomes a TokenStoreError, its code logged at debug level. */
-  async #command<T>(operation: 'load' | 'save', command: (redis: Redis) => Promise<T>): Promise<T> {
-    if (this.#closed) throw new TokenStoreError(operation);
-    try {
-      return await this.#connection.run(command);
-    } catch (error) {
-      this.#logger.debug(Messages.redisCommandFailed(this.#connection.label, operation, redisErrorCode(error)));
-      throw new TokenStoreError(operation);
-    }
-  }
-
   async #saveIfNotOlder(redis: Redis, json: string, order: Required<TokenOrder>): Promise<number> {
-    const keys = this.#connection.keys;
+    const keys = this.connection.keys;
     const notice = encodeAnnouncement({ ...order, origin: this.#origin });
     const { version, issuedAt, expiresAt } = order;
     return (await redis.eval(
@@ -164,54 +115,22 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
 
   // ---------------------------------------------------------------- watch
 
-  #openSubscriber(): Redis {
-    // Its own connection: a subscribed RESP2 connection can run nothing else. Subscribed on
-    // every 'ready' by us, not by ioredis, so that a reload follows each (re)subscription.
-    const subscriber = this.#connection.redis.duplicate({ ...FAIL_FAST_COMMANDS, lazyConnect: false, autoResubscribe: false });
-    this.#subscriberMonitor = new ConnectionMonitor(subscriber, {
-      logger: this.#logger,
-      label: Messages.redisSubscriberLabel(this.#connection.label),
-    });
-    subscriber.on('ready', () => void this.#subscribe(subscriber));
-    subscriber.on('message', (channel: string, message: string) => {
-      if (channel === this.#connection.keys.channel) this.#onNotice(message);
-    });
-    return subscriber;
-  }
-
-  async #subscribe(subscriber: Redis): Promise<void> {
-    try {
-      await withTimeout(subscriber.subscribe(this.#connection.keys.channel), this.#connection.options.commandTimeout);
-    } catch (error) {
-      if (this.#subscriber !== subscriber) return;
-      this.#logger.warn(Messages.redisSubscribeFailed(this.#connection.label, redisErrorCode(error)));
-      subscriber.disconnect(true);
-      return;
-    }
-    // Notices sent while we were not subscribed are lost: read the key instead.
-    this.#requestResync(false);
-  }
-
-  async #closeSubscriber(): Promise<void> {
-    const subscriber = this.#subscriber;
-    this.#subscriber = undefined;
-    this.#subscriberMonitor?.dispose();
-    this.#subscriberMonitor = undefined;
-    if (subscriber) {
-      subscriber.removeAllListeners('message');
-      subscriber.removeAllListeners('ready');
-      // Errors during the close must still have a listener, or ioredis prints them.
-      subscriber.on('error', () => undefined);
-      await quit(subscriber, this.#connection.options.commandTimeout);
-    }
-  }
-
-  #onNotice(message: string): void {
+  protected onNotice(message: string): void {
     const notice = parseAnnouncement(message);
     if (!notice || notice.origin === this.#origin) return;
     // A late or replayed notice: we already know tokens at least this new.
     if (this.#newest && compareTokenOrder(notice, orderOfStored(this.#newest)) <= 0) return;
     this.#requestResync(false);
+  }
+
+  /** Notices sent while we were not subscribed are lost: read the key instead. */
+  protected override onSubscribed(): void {
+    this.#requestResync(false);
+  }
+
+  /** A restarted Redis may have lost the tokens: write back the newest seen here, then reload. */
+  protected override onConnectionRecovered(): void {
+    this.#requestResync(true);
   }
 
   /** Coalesces resyncs: one runs at a time, and one more follows if asked for meanwhile. */
@@ -225,26 +144,26 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
       do {
         this.#resyncAgain = false;
         await this.#resync();
-      } while (this.#resyncAgain && !this.#closed);
+      } while (this.#resyncAgain && !this.closed);
     })().finally(() => {
       this.#resyncing = undefined;
     });
   }
 
   async #resync(): Promise<void> {
-    if (this.#closed) return;
+    if (this.closed) return;
     const newest = this.#newest;
     if (this.#writeBackPending && newest) {
       this.#writeBackPending = false;
       try {
         const { json, ...order } = serializeTokens(newest);
-        const written = await this.#command('save', (redis) => this.#saveIfNotOlder(redis, json, order));
-        if (written === 1) this.#logger.log(Messages.redisWroteBack(this.#connection.label));
+        const written = await this.command('save', (redis) => this.#saveIfNotOlder(redis, json, order));
+        if (written === 1) this.logger.log(Messages.redisWroteBack(this.connection.label));
       } catch {
         this.#writeBackPending = true; // the next reconnect tries again
       }
     }
-    if (this.#listeners.size === 0) return;
+    if (this.listeners.size === 0) return;
     let tokens: StoredTokens | null;
     try {
       tokens = await this.load();
@@ -252,16 +171,7 @@ export class RedisTokenStore extends Redacted implements TokenStore, OnApplicati
       return; // the next notice or reconnect tries again
     }
     if (!tokens) return;
-    for (const listener of [...this.#listeners]) {
-      try {
-        listener({ ...tokens });
-      } catch {
-        this.#logger.warn(Messages.redisWatchListenerThrew(this.#connection.label));
-      }
-    }
+    this.listeners.each((listener) => listener({ ...tokens }));
   }
 
-  protected redactedSummary(): Record<string, unknown> {
-    return { keyPrefix: this.keyPrefix, connected: this.#connection.connected, watching: this.#listeners.size > 0 };
-  }
 }

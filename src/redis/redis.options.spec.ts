@@ -5,6 +5,7 @@ import {
   DEFAULT_LOCK_RETRY_DELAY,
   DEFAULT_REDIS_COMMAND_TIMEOUT,
   DEFAULT_RESYNC_DELAY,
+  resolveKeyedStoreOptions,
   resolveLockOptions,
   resolveStoreOptions,
   validateRedisUrl,
@@ -23,6 +24,28 @@ describe('resolveStoreOptions', () => {
 
   it('rejects a zero or negative command timeout', () => {
     expectTypedError(() => resolveStoreOptions({ keyPrefix: 'p', commandTimeout: 0 }, 'tokenStore'), TokenRefreshConfigError, { option: 'tokenStore.commandTimeout' });
+  });
+});
+
+describe('resolveKeyedStoreOptions', () => {
+  it("claims due keys for the lock's default lease unless told otherwise", () => {
+    expect(resolveKeyedStoreOptions({ keyPrefix: 'p' }, 'tokenStore')).toEqual({
+      keyPrefix: 'p',
+      commandTimeout: DEFAULT_REDIS_COMMAND_TIMEOUT,
+      dueClaim: DEFAULT_LOCK_LEASE,
+    });
+    expect(resolveKeyedStoreOptions({ keyPrefix: 'p', dueClaim: 5_000 }, 'tokenStore').dueClaim).toBe(5_000);
+  });
+
+  it.each([0, -1, Number.NaN, '30s', 2 ** 31])('rejects dueClaim %j, naming it', (dueClaim) => {
+    expectTypedError(() => resolveKeyedStoreOptions({ keyPrefix: 'p', dueClaim: dueClaim as number }, 'tokenStore'), TokenRefreshConfigError, {
+      option: 'tokenStore.dueClaim',
+    });
+  });
+
+  it('has the same keyPrefix rules as the single store', () => {
+    expectTypedError(() => resolveKeyedStoreOptions({} as never, 'tokenStore'), TokenRefreshConfigError, { option: 'tokenStore.keyPrefix' });
+    expectTypedError(() => resolveKeyedStoreOptions(undefined, 'tokenStore'), TokenRefreshConfigError, { option: 'tokenStore' });
   });
 });
 

@@ -28,6 +28,17 @@ export interface RedisUrlOptions {
 
 export type RedisTokenStoreOptions = RedisCoordinationOptions;
 
+export interface RedisKeyedTokenStoreOptions extends RedisCoordinationOptions {
+  /**
+   * ms a key that dueKeys() handed to this replica stays out of other replicas' dueKeys(),
+   * counted from the key's refresh time (or from the scan, if that has passed): the time this
+   * replica has to refresh it before another loads it too. It spreads due keys over the
+   * replicas; the lock, not this, makes each refresh happen once. Give it the lock's lease.
+   * Default 30000 (DEFAULT_LOCK_LEASE).
+   */
+  dueClaim?: number;
+}
+
 export interface RedisRefreshLockOptions extends RedisCoordinationOptions {
   /**
    * ms the lock lives without renewal: how long others wait after a holder dies. It is renewed
@@ -50,6 +61,10 @@ export interface ResolvedStoreOptions {
   commandTimeout: number;
 }
 
+export interface ResolvedKeyedStoreOptions extends ResolvedStoreOptions {
+  dueClaim: number;
+}
+
 export interface ResolvedLockOptions extends ResolvedStoreOptions {
   lease: number;
   renewInterval: number;
@@ -65,6 +80,12 @@ export function resolveStoreOptions(options: RedisTokenStoreOptions | undefined,
     keyPrefix: validateKeyPrefix(options.keyPrefix, `${path}.keyPrefix`),
     commandTimeout: checkDuration(options.commandTimeout, `${path}.commandTimeout`, { fallback: DEFAULT_REDIS_COMMAND_TIMEOUT }),
   };
+}
+
+export function resolveKeyedStoreOptions(options: RedisKeyedTokenStoreOptions | undefined, path: string): ResolvedKeyedStoreOptions {
+  const base = resolveStoreOptions(options, path);
+  const { dueClaim } = options as RedisKeyedTokenStoreOptions;
+  return { ...base, dueClaim: checkDuration(dueClaim, `${path}.dueClaim`, { fallback: DEFAULT_LOCK_LEASE }) };
 }
 
 export function resolveLockOptions(options: RedisRefreshLockOptions | undefined, path: string): ResolvedLockOptions {

@@ -375,6 +375,39 @@ describe('RedisRefreshLock against Redis', () => {
     expect(handles.filter(Boolean)).toHaveLength(1);
   });
 
+  it("a keyed registration's keys each have their own lock: one held does not block another, and the same key excludes", async () => {
+    const keyPrefix = prefix();
+    const [a, b] = [lock(connection().redis, keyPrefix), lock(connection().redis, keyPrefix)];
+    const heldA = (await a.acquire({ waitMs: 0, signal: signal(), key: 'user:a' }))!;
+    expect(heldA).not.toBeNull();
+    // Another key, on the other replica and on this one: granted at once.
+    const heldB = await b.acquire({ waitMs: 0, signal: signal(), key: 'user:b' });
+    expect(heldB).not.toBeNull();
+    expect(await a.acquire({ waitMs: 0, signal: signal(), key: 'user:c' })).not.toBeNull();
+    // The same key, from either replica: refused while held.
+    expect(await b.acquire({ waitMs: 0, signal: signal(), key: 'user:a' })).toBeNull();
+    expect(await a.acquire({ waitMs: 0, signal: signal(), key: 'user:a' })).toBeNull();
+    // Nor does a key's lock stand for the registration's, or for a key whose name only looks like its escape.
+    expect(await b.acquire({ waitMs: 0, signal: signal() })).not.toBeNull();
+    expect(await b.acquire({ waitMs: 0, signal: signal(), key: 'user%3Aa' })).not.toBeNull();
+    expect(await raw.exists(`${keyPrefix}:lock:user%3Aa`)).toBe(1);
+    await heldA.release();
+    expect(await raw.exists(`${keyPrefix}:lock:user%3Aa`)).toBe(0);
+    expect(await b.acquire({ waitMs: 0, signal: signal(), key: 'user:a' })).not.toBeNull();
+  });
+
+  it("a key's lease is renewed and lost on its own key", async () => {
+    const keyPrefix = prefix();
+    const holder = lock(connection().redis, keyPrefix, { lease: 600, renewInterval: 100 });
+    const handle = (await holder.acquire({ waitMs: 0, signal: signal(), key: 'tenant{7}' }))!;
+    const name = `${keyPrefix}:lock:tenant%7B7%7D`;
+    const lost = once(handle.lost!, 'abort');
+    await raw.set(name, 'someone-else', 'PX', 5_000);
+    await within(lost, 10_000, 'lost signal');
+    await handle.release();
+    expect(await raw.get(name)).toBe('someone-else');
+  });
+
   it('a waiter gets null after waitMs while held, and the lock once it is released', async () => {
     const keyPrefix = prefix();
     const [a, b] = [lock(connection().redis, keyPrefix), lock(connection().redis, keyPrefix)];

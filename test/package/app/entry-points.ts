@@ -4,7 +4,7 @@
  */
 import { TokenRefreshModule, TokenRefreshService } from 'nestjs-token-refresh';
 import { TokenRefreshHealthIndicator, TokenRefreshHealthModule, type TokenHealthDetails } from 'nestjs-token-refresh/health';
-import { RedisRefreshLock, RedisTokenStore, type RedisTokenStoreOptions } from 'nestjs-token-refresh/redis';
+import { RedisKeyedTokenStore, RedisRefreshLock, RedisTokenStore, type RedisTokenStoreOptions } from 'nestjs-token-refresh/redis';
 import { OpenTelemetryRefreshTelemetry, TokenRefreshMetrics, type OpenTelemetryRefreshTelemetryOptions } from 'nestjs-token-refresh/otel';
 
 export const details: Pick<TokenHealthDetails, 'name'> = { name: 'default' };
@@ -13,6 +13,6 @@ export const otelOptions: OpenTelemetryRefreshTelemetryOptions = {};
 export const entryPoints = {
   '.': [TokenRefreshModule, TokenRefreshService],
   './health': [TokenRefreshHealthIndicator, TokenRefreshHealthModule],
-  './redis': [RedisTokenStore, RedisRefreshLock],
+  './redis': [RedisTokenStore, RedisRefreshLock, RedisKeyedTokenStore],
   './otel': [OpenTelemetryRefreshTelemetry, TokenRefreshMetrics],
 };
